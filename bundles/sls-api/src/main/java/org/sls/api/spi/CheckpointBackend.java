@@ -1,0 +1,30 @@
+package org.sls.api.spi;
+
+import java.util.List;
+import org.sls.api.EpochInfo;
+
+/**
+ * Where epochs are stored. Registered as an OSGi service with property {@value #PROPERTY} = its name
+ * ({@code memory}, {@code slos}); the core selects backends by that property.
+ */
+public interface CheckpointBackend {
+
+    String PROPERTY = "sls.backend";
+
+    String name();
+
+    /** Whether epochs survive the container (and the machine) going down. */
+    boolean persistent();
+
+    EpochWriter beginEpoch(long oid, long epoch);
+
+    /** Committed epochs of a partition, oldest first; empty for an unknown partition. */
+    List<EpochInfo> epochs(long oid);
+
+    StoredEpoch open(long oid, long epoch);
+
+    /** Frees an epoch (and what nothing else references). A parent of a kept delta epoch is refused. */
+    void deleteEpoch(long oid, long epoch);
+
+    void deletePartition(long oid);
+}
