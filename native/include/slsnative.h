@@ -1,0 +1,78 @@
+/*
+ * slsnative.h — the public interface of libslsnative.so, the SLS capture/restore engine.
+ *
+ * This is the only header the Java side binds: bundles/sls-native mirrors it one to one with JNA
+ * (SlsNativeLibrary). Change it and bump SLS_ABI_VERSION; the Java side refuses a library whose
+ * sls_abi_version() differs from the one it was built for.
+ *
+ * Conventions: functions return 0 (or a count) on success and a negative errno-style code on
+ * failure, and then write one human-readable line (no newline) into err[errlen]. Nothing in the
+ * library calls exit() or prints to stdout. All ptrace work of one call happens on the calling
+ * thread (ptrace attaches to a thread, and the JVM may call from any thread).
+ */
+#ifndef SLSNATIVE_H
+#define SLSNATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SLS_ABI_VERSION 1
+
+int sls_abi_version(void);
+const char *sls_version(void);
+
+/* Kernel features found at run time as "name=value\n" lines (value: yes, no, or a detail).
+ * Returns the number of bytes written (excluding the NUL). */
+int sls_probe(char *buf, size_t len, char *err, size_t errlen);
+
+/* ---- capture ---------------------------------------------------------------------------- */
+
+#define SLS_CAPTURE_RECURSIVE 0x1 /* also every descendant of the given processes */
+
+struct sls_capture_stats {
+    uint64_t stop_ns;    /* first freeze to last thaw */
+    uint64_t page_bytes; /* bytes of page data written to the page file */
+    uint32_t nprocs;
+    uint32_t nthreads;
+};
+
+/*
+ * Freeze every thread of pids[0..npids) (and descendants with SLS_CAPTURE_RECURSIVE), capture their
+ * complete state, thaw. Page data goes to page_path (created or truncated); the image — one record
+ * per process, format in sls_image.h — goes to image_path. On failure every process has been thawed
+ * unharmed (not stopped, not traced) and the caller deletes both files.
+ */
+int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
+                const char *page_path, const char *image_path,
+                struct sls_capture_stats *stats, char *err, size_t errlen);
+
+/* ---- restore ---------------------------------------------------------------------------- */
+
+#define SLS_RESTORE_DETACHED 0x1 /* terminal stdio -> /dev/null, new session */
+#define SLS_RESTORE_FORCE    0x2 /* restore even if a mapped/open file changed since capture */
+
+/* Where the contents of [addr, addr+len) of process `pid` (its PID at capture) are: files[file] at offset. */
+struct sls_page_segment {
+    int32_t pid;
+    int32_t file;
+    uint64_t addr;
+    uint64_t len;
+    uint64_t offset;
+};
+
+/*
+ * Rebuild every process whose record is in image_path (records as sls_capture wrote them, possibly a
+ * subset). Page contents come only from segs (a delta chain is already composed by the caller); the
+ * page runs inside the records are ignored. seed_path is the sls-seed binary. On success writes
+ * (original pid, new pid) pairs into pid_pairs[2*max_procs] and returns the number of processes; the
+ * processes run, are not traced and are not children of the caller. On failure nothing of them
+ * remains.
+ */
+int sls_restore(const char *image_path,
+                const struct sls_page_segment *segs, int32_t nsegs,
+                const char *const *files, int32_t nfiles,
+                int32_t flags, const char *seed_path,
+                int32_t *pid_pairs, int32_t max_procs,
+                char *err, size_t errlen);
+
+#endif /* SLSNATIVE_H */
