@@ -1,0 +1,56 @@
+/*
+ * freeze.h — stop every thread of a set of processes under ptrace, and let them go again.
+ *
+ * Freeze: PTRACE_SEIZE (PTRACE_O_TRACESYSGOOD) + PTRACE_INTERRUPT on every thread, rescanning
+ * /proc/PID/task until no new thread shows up; with recursion, the children of every frozen thread
+ * (/proc/PID/task/TID/children) are frozen too, parent before child, so nothing forks unseen.
+ * A signal that arrives before a thread reaches its interrupt stop is delivered (PTRACE_CONT with it)
+ * and the thread stops right after, so no signal is lost or invented. A process that was in a group
+ * stop stays in it: PTRACE_DETACH re-enters the group stop by itself.
+ *
+ * Thaw: signals taken out by injections are queued again, then every thread is detached. Thaw is
+ * also the cleanup of a failed freeze: after sls_thaw nothing is stopped or traced by us.
+ */
+#ifndef SLS_FREEZE_H
+#define SLS_FREEZE_H
+
+#include "inject.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sls_frozen_thread {
+    pid_t tid;
+    int stop_sig;              /* SIGTRAP: interrupt stop; SIGSTOP/SIGTSTP/...: a group stop */
+    struct sls_injector inj;   /* opened lazily by the capture code (inj.tid == 0 until then) */
+};
+
+struct sls_frozen_proc {
+    pid_t pid;
+    int was_stopped;           /* State T before we seized it */
+    size_t nthreads, cap;
+    struct sls_frozen_thread *threads; /* threads[0] is the main thread */
+};
+
+struct sls_freeze {
+    size_t nprocs, cap;
+    struct sls_frozen_proc *procs;
+    uint64_t started_ns;       /* CLOCK_MONOTONIC at the first PTRACE_INTERRUPT */
+    uint64_t started_realtime_ns;
+};
+
+/* Freezes pids[0..npids) (and descendants when recursive). On failure everything seized so far has
+ * been thawed again and err names the pid and the reason. */
+int sls_freeze(struct sls_freeze *fz, const int32_t *pids, int npids, int recursive,
+               char *err, size_t errlen);
+
+/* Detaches everything sls_freeze seized (safe on a partly built or empty freeze), frees it.
+ * Returns 0, or a negative code with err set if some thread could not be released cleanly. */
+int sls_thaw(struct sls_freeze *fz, char *err, size_t errlen);
+
+/* The injector of a frozen thread, opened on first use. */
+int sls_frozen_injector(struct sls_frozen_thread *t, struct sls_injector **out, char *err,
+                        size_t errlen);
+
+#endif
