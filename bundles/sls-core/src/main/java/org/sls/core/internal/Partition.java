@@ -1,0 +1,40 @@
+package org.sls.core.internal;
+
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.locks.ReentrantLock;
+import org.sls.api.PartitionInfo;
+import org.sls.api.PartitionSpec;
+import org.sls.api.PartitionState;
+
+/**
+ * The run-time state of one partition. Its lock serializes every operation on the partition
+ * (checkpoint, restore, attach, partdel); counters are only written while holding it.
+ */
+final class Partition {
+    final PartitionSpec spec;
+    final ReentrantLock lock = new ReentrantLock();
+    final Set<Integer> pids = new ConcurrentSkipListSet<>();
+
+    volatile long epochsTaken;
+    volatile long epochsSkipped;
+    volatile long lastStopNanos = -1;
+    volatile String lastError;
+    /** Newest committed epoch, -1 if none (known from the backend when it is present). */
+    volatile long lastEpoch = -1;
+    volatile boolean deleted;
+
+    Partition(PartitionSpec spec) {
+        this.spec = spec;
+    }
+
+    long oid() {
+        return spec.oid();
+    }
+
+    PartitionInfo info(PartitionState state) {
+        return new PartitionInfo(spec, List.copyOf(pids), state, epochsTaken, epochsSkipped,
+                lastStopNanos, lastError, lastEpoch);
+    }
+}

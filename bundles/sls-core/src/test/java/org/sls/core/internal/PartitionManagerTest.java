@@ -1,0 +1,295 @@
+package org.sls.core.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sls.api.CaptureMode;
+import org.sls.api.CheckpointResult;
+import org.sls.api.PartitionInfo;
+import org.sls.api.PartitionSpec;
+import org.sls.api.PartitionState;
+import org.sls.api.RestoreRequest;
+import org.sls.api.RestoreResult;
+import org.sls.api.SlsException;
+import org.sls.api.spi.CaptureStrategy;
+
+class PartitionManagerTest {
+
+    @TempDir
+    Path tmp;
+
+    private final List<Process> started = new ArrayList<>();
+    private final List<PartitionManager> managers = new ArrayList<>();
+    private Fakes.Backend backend;
+    private Fakes.Engine engine;
+    private final CaptureStrategy full = new org.sls.api.spi.CaptureStrategy() {
+        @Override
+        public String name() {
+            return "full";
+        }
+
+        @Override
+        public org.sls.api.spi.CaptureOutcome capture(org.sls.api.spi.CaptureRequest r, org.sls.api.engine.CheckpointEngine e) {
+            var res = e.capture(new org.sls.api.engine.CaptureSpec(r.pids(), r.recursive(), r.pageFile()));
+            return new org.sls.api.spi.CaptureOutcome(res.image(), -1, res.stopNanos());
+        }
+    };
+
+    @BeforeEach
+    void setUp() {
+        backend = new Fakes.Backend(tmp);
+        engine = new Fakes.Engine();
+    }
+
+    @AfterEach
+    void tearDown() {
+        managers.forEach(PartitionManager::deactivate);
+        started.forEach(Process::destroyForcibly);
+    }
+
+    private PartitionManager manager(boolean withBackend, boolean withEngine) {
+        PartitionManager m = new PartitionManager();
+        if (withBackend) {
+            m.bindBackend(backend, Map.of("sls.backend", "memory"));
+        }
+        m.bindStrategy(full, Map.of("sls.capture", "full"));
+        if (withEngine) {
+            m.engine = engine;
+        }
+        m.start(new PartitionStore(tmp.resolve("state/partitions.properties")), ProcessTable.system(), 2);
+        managers.add(m);
+        return m;
+    }
+
+    private int sleeper() throws IOException {
+        Process p = new ProcessBuilder("sleep", "600").start();
+        started.add(p);
+        return (int) p.pid();
+    }
+
+    @Test
+    void partaddListsThePartitionAndPartdelRemovesIt() {
+        PartitionManager m = manager(true, true);
+        PartitionInfo p = m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        assertEquals(PartitionState.READY, p.state());
+        assertEquals(List.of(3L), m.partitions().stream().map(PartitionInfo::oid).toList());
+        m.partdel(3);
+        assertTrue(m.partitions().isEmpty());
+    }
+
+    @Test
+    void duplicateOidIsRefusedAndChangesNothing() {
+        PartitionManager m = manager(true, true);
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        SlsException e = assertThrows(SlsException.class, () -> m.partadd(new PartitionSpec(3, "memory", CaptureMode.DELTA, 5)));
+        assertEquals("partition 3 already exists", e.getMessage());
+        assertEquals(CaptureMode.FULL, m.partition(3).spec().mode());
+    }
+
+    @Test
+    void unknownBackendIsRefusedNamingTheAvailableOnes() {
+        PartitionManager m = manager(true, true);
+        SlsException e = assertThrows(SlsException.class, () -> m.partadd(new PartitionSpec(3, "foo", CaptureMode.FULL, 0)));
+        assertEquals("unknown backend 'foo' (available: memory)", e.getMessage());
+        assertTrue(m.partitions().isEmpty());
+    }
+
+    @Test
+    void badOidsAndPeriodsAreRefusedByTheSpec() {
+        assertEquals("OID must be a positive integer, got 0",
+                assertThrows(SlsException.class, () -> new PartitionSpec(0, "memory", CaptureMode.FULL, 0)).getMessage());
+        assertEquals("OID must be a positive integer, got -1",
+                assertThrows(SlsException.class, () -> new PartitionSpec(-1, "memory", CaptureMode.FULL, 0)).getMessage());
+        assertEquals("checkpoint period must not be negative, got -5 ms",
+                assertThrows(SlsException.class, () -> new PartitionSpec(1, "memory", CaptureMode.FULL, -5)).getMessage());
+    }
+
+    @Test
+    void unknownOidIsReportedForEveryOperation() {
+        PartitionManager m = manager(true, true);
+        assertEquals("partition 7 does not exist", assertThrows(SlsException.class, () -> m.partdel(7)).getMessage());
+        assertEquals("partition 7 does not exist", assertThrows(SlsException.class, () -> m.attach(7, 1)).getMessage());
+        assertEquals("partition 7 does not exist", assertThrows(SlsException.class, () -> m.checkpoint(7, false)).getMessage());
+        assertEquals("partition 7 does not exist", assertThrows(SlsException.class, () -> m.restore(RestoreRequest.newest(7))).getMessage());
+        assertEquals("partition 7 does not exist", assertThrows(SlsException.class, () -> m.epochs(7)).getMessage());
+    }
+
+    @Test
+    void attachRefusesMissingKernelSelfAndDoublyAttachedProcesses() throws IOException {
+        PartitionManager m = manager(true, true);
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.partadd(new PartitionSpec(4, "memory", CaptureMode.FULL, 0));
+        assertEquals("process 999999 does not exist", assertThrows(SlsException.class, () -> m.attach(3, 999999)).getMessage());
+        assertTrue(assertThrows(SlsException.class, () -> m.attach(3, 2)).getMessage().contains("kernel thread"));
+        int self = (int) ProcessHandle.current().pid();
+        assertTrue(assertThrows(SlsException.class, () -> m.attach(3, self)).getMessage().contains("SLS itself"));
+        int pid = sleeper();
+        m.attach(4, pid);
+        assertEquals("process " + pid + " is already attached to partition 4",
+                assertThrows(SlsException.class, () -> m.attach(3, pid)).getMessage());
+        assertEquals(List.of(), m.partition(3).pids());
+        assertEquals(List.of(pid), m.partition(4).pids());
+    }
+
+    @Test
+    void partitionsAndAttachedPidsSurviveARestart() throws IOException {
+        PartitionManager m = manager(true, true);
+        int pid = sleeper();
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.partadd(new PartitionSpec(5, "memory", CaptureMode.DELTA, 250));
+        m.attach(3, pid);
+        m.deactivate();
+        managers.remove(m);
+
+        PartitionManager again = manager(false, true);
+        List<PartitionInfo> parts = again.partitions();
+        assertEquals(2, parts.size());
+        assertEquals(List.of(pid), parts.get(0).pids());
+        assertEquals(new PartitionSpec(5, "memory", CaptureMode.DELTA, 250), parts.get(1).spec());
+        assertEquals(PartitionState.BACKEND_UNAVAILABLE, parts.get(0).state(), "backend not bound yet");
+    }
+
+    @Test
+    void checkpointWithoutEngineSaysSoAndRecordsTheError() throws IOException {
+        PartitionManager m = manager(true, false);
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.attach(3, sleeper());
+        SlsException e = assertThrows(SlsException.class, () -> m.checkpoint(3, false));
+        assertTrue(e.getMessage().startsWith("partition 3: capture engine not available"), e.getMessage());
+        assertEquals(e.getMessage(), m.partition(3).lastError());
+        assertTrue(backend.epochs(3).isEmpty());
+    }
+
+    @Test
+    void checkpointCommitsAnEpochAndRestorePassesItsPagesToTheEngine() throws IOException {
+        PartitionManager m = manager(true, true);
+        int pid = sleeper();
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.attach(3, pid);
+        CheckpointResult r1 = m.checkpoint(3, false);
+        CheckpointResult r2 = m.checkpoint(3, false);
+        assertEquals(0, r1.epoch());
+        assertEquals(1, r2.epoch());
+        assertEquals(4096, r2.pageBytes());
+        assertEquals(2, m.partition(3).epochsTaken());
+        assertEquals(42_000, m.partition(3).lastStopNanos());
+
+        RestoreResult rr = m.restore(new RestoreRequest(3, 0, true, false));
+        assertEquals(0, rr.epoch());
+        assertEquals(pid + 1000, rr.processes().get(0).pid());
+        var proc = engine.lastRestore.processes().get(0);
+        assertEquals(pid, proc.image().pid());
+        assertEquals(tmp.resolve("3-0"), proc.pages().get(0).file());
+        assertTrue(engine.lastRestore.detached());
+        assertEquals(List.of(pid), m.partition(3).pids(), "the original still runs: the copy is not attached");
+    }
+
+    @Test
+    void restoreOfAMissingEpochIsRefused() throws IOException {
+        PartitionManager m = manager(true, true);
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        assertEquals("partition 3 has no checkpoint to restore",
+                assertThrows(SlsException.class, () -> m.restore(RestoreRequest.newest(3))).getMessage());
+        m.attach(3, sleeper());
+        m.checkpoint(3, false);
+        assertEquals("partition 3 has no epoch 9",
+                assertThrows(SlsException.class, () -> m.restore(new RestoreRequest(3, 9, false, false))).getMessage());
+    }
+
+    @Test
+    void stoppedBackendMakesPartitionsUnavailableUntilItReturns() throws IOException {
+        PartitionManager m = manager(true, true);
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.attach(3, sleeper());
+        m.unbindBackend(backend, Map.of("sls.backend", "memory"));
+        assertEquals(PartitionState.BACKEND_UNAVAILABLE, m.partition(3).state());
+        assertEquals("partition 3: backend unavailable (memory)",
+                assertThrows(SlsException.class, () -> m.checkpoint(3, false)).getMessage());
+        assertEquals("partition 3: backend unavailable (memory)",
+                assertThrows(SlsException.class, () -> m.epochs(3)).getMessage());
+        m.bindBackend(backend, Map.of("sls.backend", "memory"));
+        assertEquals(PartitionState.READY, m.partition(3).state());
+        assertEquals(0, m.checkpoint(3, false).epoch());
+    }
+
+    @Test
+    void unbindingAReplacedBackendKeepsTheReplacement() {
+        PartitionManager m = manager(true, true);
+        Fakes.Backend replacement = new Fakes.Backend(tmp);
+        m.bindBackend(replacement, Map.of("sls.backend", "memory"));
+        m.unbindBackend(backend, Map.of("sls.backend", "memory"));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        assertEquals(PartitionState.READY, m.partition(3).state());
+    }
+
+    @Test
+    void exitedProcessIsDetachedAtTheNextCheckpoint() throws Exception {
+        PartitionManager m = manager(true, true);
+        Process p = new ProcessBuilder("sleep", "600").start();
+        started.add(p);
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.attach(3, (int) p.pid());
+        p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+        assertEquals("partition 3 has no processes attached",
+                assertThrows(SlsException.class, () -> m.checkpoint(3, false)).getMessage());
+        assertEquals(List.of(), m.partition(3).pids());
+    }
+
+    @Test
+    void periodicCheckpointsAreNeverStackedAndSkipsAreCounted() throws Exception {
+        PartitionManager m = manager(true, true);
+        engine.captureMillis = 130;
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 40));
+        m.attach(3, sleeper());
+        Thread.sleep(1200);
+        PartitionInfo info = m.partition(3);
+        assertTrue(info.epochsTaken() >= 3, "checkpoints ran: " + info.epochsTaken());
+        assertTrue(info.epochsSkipped() >= info.epochsTaken(), "each slow run skips periods: " + info);
+        assertEquals(1, engine.maxConcurrent, "runs of one partition never overlap");
+        m.partdel(3);
+        int after = engine.captures.get();
+        Thread.sleep(300);
+        assertTrue(engine.captures.get() <= after + 1, "no checkpoints after partdel");
+    }
+
+    @Test
+    void periodicCheckpointsPauseWhileTheBackendIsAwayAndResume() throws Exception {
+        PartitionManager m = manager(true, true);
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 30));
+        m.attach(3, sleeper());
+        Thread.sleep(300);
+        m.unbindBackend(backend, Map.of("sls.backend", "memory"));
+        Thread.sleep(100);
+        long taken = m.partition(3).epochsTaken();
+        assertTrue(taken > 0);
+        Thread.sleep(300);
+        assertEquals(taken, m.partition(3).epochsTaken(), "paused while the backend is away");
+        assertEquals(null, m.partition(3).lastError(), "a paused partition does not pile up errors");
+        m.bindBackend(backend, Map.of("sls.backend", "memory"));
+        Thread.sleep(300);
+        assertTrue(m.partition(3).epochsTaken() > taken, "resumed");
+    }
+
+    @Test
+    void infoNamesEngineBackendsAndStrategies() {
+        PartitionManager m = manager(true, true);
+        var info = m.info();
+        assertEquals("fake-1", info.engineVersion());
+        assertEquals(List.of("memory"), info.backends());
+        assertEquals(List.of("full"), info.strategies());
+        assertEquals("no", info.kernelFeatures().get("soft-dirty"));
+        assertFalse(manager(false, false).info().engineVersion() != null);
+    }
+}
