@@ -30,4 +30,10 @@ public interface PartitionService {
     List<EpochInfo> epochs(long oid);
 
     SystemInfo info();
+
+    /**
+     * Verifies the stored epochs of one partition, or of every partition when {@code oid} is -1.
+     * Returns one line per damaged object (empty: everything intact).
+     */
+    List<String> verify(long oid);
 }

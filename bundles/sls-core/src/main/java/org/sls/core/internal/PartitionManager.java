@@ -275,6 +275,29 @@ public class PartitionManager implements PartitionService {
         return new SystemInfo(e == null ? null : e.version(), features, backends.names(), strategies.names());
     }
 
+    @Override
+    public List<String> verify(long oid) {
+        List<Partition> targets = oid == -1 ? List.copyOf(partitions.values()) : List.of(get(oid));
+        List<String> damage = new ArrayList<>();
+        for (Partition p : targets) {
+            CheckpointBackend backend = backends.get(p.spec.backend());
+            if (backend == null) {
+                if (oid != -1) {
+                    throw unavailable(p);
+                }
+                damage.add("partition " + p.oid() + ": not verified, backend unavailable (" + p.spec.backend() + ")");
+                continue;
+            }
+            p.lock.lock();
+            try {
+                damage.addAll(backend.verify(p.oid()));
+            } finally {
+                p.lock.unlock();
+            }
+        }
+        return damage;
+    }
+
     // ---- checkpoint and restore ----------------------------------------------------------------
 
     private CheckpointResult checkpointLocked(Partition p, boolean recursive) {

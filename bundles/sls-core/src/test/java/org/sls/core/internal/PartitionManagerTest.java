@@ -292,4 +292,17 @@ class PartitionManagerTest {
         assertEquals("no", info.kernelFeatures().get("soft-dirty"));
         assertFalse(manager(false, false).info().engineVersion() != null);
     }
+
+    @Test
+    void verifyReportsDamagePerPartitionAndUnavailableBackends() throws IOException {
+        PartitionManager m = manager(true, true);
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.attach(3, sleeper());
+        m.checkpoint(3, false);
+        assertEquals(List.of(), m.verify(3));
+        assertEquals(List.of(), m.verify(-1));
+        m.unbindBackend(backend, Map.of("sls.backend", "memory"));
+        assertEquals(List.of("partition 3: not verified, backend unavailable (memory)"), m.verify(-1));
+        assertEquals("partition 3: backend unavailable (memory)", assertThrows(SlsException.class, () -> m.verify(3)).getMessage());
+    }
 }

@@ -109,6 +109,7 @@ class MemoryBackendTest {
         SlsException e = assertThrows(SlsException.class, () -> b.open(3, 1));
         assertEquals("partition 3 epoch 1: page data of process 100 at 0x400000 (2 pages) is damaged (checksum mismatch)", e.getMessage());
         b.open(3, 0).close(); // the older epoch stays restorable
+        assertEquals(List.of(e.getMessage()), b.verify(3));
     }
 
     @Test
