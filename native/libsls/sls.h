@@ -1,0 +1,12 @@
+/* libsls — the application API of SLS.
+ *
+ * One public header for the whole library. Each half of the API lives in its own header,
+ * included from here, so that a program only ever needs #include <sls.h>:
+ *   nvh.h  the persistent heap (standalone, unprivileged: needs no SLS daemon and no root).
+ */
+#ifndef SLS_H
+#define SLS_H
+
+#include "nvh.h"
+
+#endif /* SLS_H */
