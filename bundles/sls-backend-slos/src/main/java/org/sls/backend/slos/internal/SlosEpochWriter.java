@@ -80,6 +80,7 @@ final class SlosEpochWriter implements EpochWriter {
     public EpochInfo commit(EpochRecord record) {
         synchronized (this) {
             if (state != State.OPEN) {
+                checkNotClosed();
                 throw new SlsException("SLOS epoch " + epoch + " of partition " + oid + " was already "
                         + state.name().toLowerCase(java.util.Locale.ROOT));
             }
