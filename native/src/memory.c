@@ -1,0 +1,396 @@
+/*
+ * memory.c — VMA entries, which pages to take, and copying them into the page file.
+ *
+ * Pages taken: those that exist (present or swapped), except the zero page and, in private file
+ * mappings, pages that are still the file's own (the restored mapping reads them from the file).
+ * Shared file mappings are not copied (their contents are the file). Shared anonymous memory, memfd
+ * and unlinked-file mappings have no file to come back from: every page with data in the
+ * underlying object (SEEK_DATA) is taken too.
+ *
+ * Copy: the page file is sized, mmap'd and pre-faulted once, then filled by process_vm_readv with up
+ * to IOV_MAX runs per call straight into the mapping; unreadable (PROT_NONE) runs go through
+ * /proc/PID/mem, which may read them.
+ */
+#include "capture_int.h"
+#include "pagemap_scan.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define PAGE 4096ull
+
+struct run_list {
+    struct sls_img_pagerun *runs;
+    size_t n, cap;
+};
+
+static int add_copy(struct sls_capture_ctx *c, pid_t pid, uint64_t addr, uint64_t len, int readable,
+                    struct run_list *rl)
+{
+    /* extend the previous run when contiguous in memory (and so in the page file) */
+    if (rl->n && c->ncopies) {
+        struct sls_img_pagerun *last = &rl->runs[rl->n - 1];
+        struct sls_page_copy *lc = &c->copies[c->ncopies - 1];
+        if (last->addr + last->npages * PAGE == addr && lc->pid == pid && lc->readable == readable &&
+            lc->offset + lc->len == c->page_bytes) {
+            last->npages += len / PAGE;
+            lc->len += len;
+            c->page_bytes += len;
+            return 0;
+        }
+    }
+    if (rl->n == rl->cap) {
+        size_t nc = rl->cap ? rl->cap * 2 : 256;
+        struct sls_img_pagerun *nr = realloc(rl->runs, nc * sizeof(*nr));
+        if (!nr)
+            return CERR(c, ENOMEM, "pid %d: out of memory", pid);
+        rl->runs = nr;
+        rl->cap = nc;
+    }
+    if (c->ncopies == c->copies_cap) {
+        size_t nc = c->copies_cap ? c->copies_cap * 2 : 1024;
+        struct sls_page_copy *ncp = realloc(c->copies, nc * sizeof(*ncp));
+        if (!ncp)
+            return CERR(c, ENOMEM, "pid %d: out of memory", pid);
+        c->copies = ncp;
+        c->copies_cap = nc;
+    }
+    rl->runs[rl->n++] = (struct sls_img_pagerun){ addr, len / PAGE, c->page_bytes };
+    c->copies[c->ncopies++] = (struct sls_page_copy){ pid, addr, len, c->page_bytes, readable };
+    c->page_bytes += len;
+    return 0;
+}
+
+/* Per-page marks for the rare kinds that need a union of pagemap and SEEK_DATA. */
+static void mark_range(unsigned char *marks, const struct sls_vma *v, uint64_t s, uint64_t e)
+{
+    if (s < v->img.start)
+        s = v->img.start;
+    if (e > v->img.end)
+        e = v->img.end;
+    for (uint64_t a = s & ~(PAGE - 1); a < e; a += PAGE)
+        marks[(a - v->img.start) / PAGE] = 1;
+}
+
+/* Where the pages to take are, reported as [s, e) ranges through emit(). */
+struct scan {
+    int pagemap_fd;
+    int use_scan_ioctl;   /* PAGEMAP_SCAN available (probed on first use) */
+};
+
+typedef int (*emit_fn)(void *arg, uint64_t s, uint64_t e);
+
+/* Present or swapped pages of [start, end); file pages skipped when skip_file. */
+static int scan_present(struct sls_capture_ctx *c, pid_t pid, struct scan *sc, uint64_t start,
+                        uint64_t end, int skip_file, emit_fn emit, void *arg)
+{
+    if (sc->use_scan_ioctl) {
+        struct page_region regs[512];
+        uint64_t at = start;
+        while (at < end) {
+            struct pm_scan_arg a = {
+                .size = sizeof(a), .start = at, .end = end,
+                .vec = (uint64_t)(uintptr_t)regs, .vec_len = 512,
+                .category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+                .return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_FILE | PAGE_IS_PFNZERO,
+            };
+            long n = ioctl(sc->pagemap_fd, PAGEMAP_SCAN, &a);
+            if (n < 0) {
+                if ((errno == ENOTTY || errno == EINVAL) && at == start) {
+                    sc->use_scan_ioctl = 0;
+                    goto fallback;
+                }
+                return CERR(c, errno, "pid %d: PAGEMAP_SCAN of %#lx-%#lx: %s", pid,
+                            (unsigned long)at, (unsigned long)end, strerror(errno));
+            }
+            for (long i = 0; i < n; i++) {
+                if (regs[i].categories & PAGE_IS_PFNZERO)
+                    continue; /* the shared zero page: restore reads zeros anyway */
+                if (skip_file && (regs[i].categories & PAGE_IS_FILE))
+                    continue; /* still the file's page */
+                int rc = emit(arg, regs[i].start, regs[i].end);
+                if (rc)
+                    return rc;
+            }
+            if (a.walk_end <= at)
+                break;
+            at = a.walk_end;
+        }
+        return 0;
+    }
+fallback:;
+    enum { CHUNK = 8192 };
+    uint64_t ent[CHUNK];
+    uint64_t run_s = 0, run_e = 0;
+    for (uint64_t a = start; a < end;) {
+        size_t npg = (size_t)((end - a) / PAGE);
+        if (npg > CHUNK)
+            npg = CHUNK;
+        ssize_t r = pread(sc->pagemap_fd, ent, npg * 8, (off_t)(a / PAGE * 8));
+        if (r <= 0)
+            return CERR(c, r < 0 ? errno : EIO, "pid %d: reading pagemap at %#lx: %s", pid,
+                        (unsigned long)a, r < 0 ? strerror(errno) : "short read");
+        npg = (size_t)r / 8;
+        for (size_t i = 0; i < npg; i++, a += PAGE) {
+            uint64_t e = ent[i];
+            int take = (e & (PM_PRESENT | PM_SWAPPED)) && !(skip_file && (e & PM_FILE));
+            if (take && run_e == a) {
+                run_e = a + PAGE;
+            } else if (take) {
+                if (run_e > run_s) {
+                    int rc = emit(arg, run_s, run_e);
+                    if (rc)
+                        return rc;
+                }
+                run_s = a;
+                run_e = a + PAGE;
+            }
+        }
+    }
+    if (run_e > run_s)
+        return emit(arg, run_s, run_e);
+    return 0;
+}
+
+struct emit_copy_arg {
+    struct sls_capture_ctx *c;
+    pid_t pid;
+    int readable;
+    struct run_list *rl;
+};
+
+static int emit_copy(void *arg, uint64_t s, uint64_t e)
+{
+    struct emit_copy_arg *a = arg;
+    return add_copy(a->c, a->pid, s, e - s, a->readable, a->rl);
+}
+
+struct emit_mark_arg {
+    unsigned char *marks;
+    const struct sls_vma *v;
+};
+
+static int emit_mark(void *arg, uint64_t s, uint64_t e)
+{
+    struct emit_mark_arg *a = arg;
+    mark_range(a->marks, a->v, s, e);
+    return 0;
+}
+
+/* shared anon / memfd / unlinked file: pagemap pages plus every page with data in the object */
+static int plan_object_backed(struct sls_capture_ctx *c, pid_t pid, struct scan *sc,
+                              const struct sls_vma *v, struct run_list *rl)
+{
+    size_t npages = (size_t)((v->img.end - v->img.start) / PAGE);
+    unsigned char *marks = calloc(npages, 1);
+    if (!marks)
+        return CERR(c, ENOMEM, "pid %d: out of memory", pid);
+    struct emit_mark_arg ma = { marks, v };
+    int rc = scan_present(c, pid, sc, v->img.start, v->img.end, 0, emit_mark, &ma);
+    char mf[96];
+    snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", pid, (unsigned long)v->img.start,
+             (unsigned long)v->img.end);
+    int fd = rc ? -1 : open(mf, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        struct stat st;
+        uint64_t fsize = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+        uint64_t win_s = v->img.pgoff, win_e = v->img.pgoff + (v->img.end - v->img.start);
+        if (win_e > fsize)
+            win_e = fsize;
+        off_t pos = (off_t)win_s;
+        while ((uint64_t)pos < win_e) {
+            off_t d = lseek(fd, pos, SEEK_DATA);
+            if (d < 0)
+                break;
+            off_t h = lseek(fd, d, SEEK_HOLE);
+            if (h < 0)
+                h = (off_t)win_e;
+            if ((uint64_t)d >= win_e)
+                break;
+            uint64_t he = (uint64_t)h < win_e ? (uint64_t)h : win_e;
+            mark_range(marks, v, v->img.start + ((uint64_t)d - v->img.pgoff),
+                       v->img.start + (he - v->img.pgoff));
+            pos = h;
+        }
+        close(fd);
+    }
+    int readable = (v->img.prot & PROT_READ) != 0;
+    for (size_t i = 0; i < npages && !rc;) {
+        if (!marks[i]) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < npages && marks[j])
+            j++;
+        rc = add_copy(c, pid, v->img.start + i * PAGE, (j - i) * PAGE, readable, rl);
+        i = j;
+    }
+    free(marks);
+    return rc;
+}
+
+int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struct sls_imgbuf *b)
+{
+    struct sls_vma *v;
+    size_t n;
+    int rc = sls_read_vmas(c, p->pid, &v, &n);
+    if (rc)
+        return rc;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/pagemap", p->pid);
+    struct scan sc = { .pagemap_fd = open(path, O_RDONLY | O_CLOEXEC), .use_scan_ioctl = 1 };
+    if (sc.pagemap_fd < 0) {
+        sls_free_vmas(v, n);
+        return CERR(c, errno, "pid %d: cannot open %s: %s", p->pid, path, strerror(errno));
+    }
+    struct run_list rl = { 0 };
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct sls_img_vma *m = &v[i].img;
+        sls_imgbuf_entry(b, SLS_TAG_VMA, m, sizeof(*m), v[i].path, m->path_len);
+        int shared = (m->flags & SLS_VMA_SHARED) != 0;
+        int readable = (m->prot & PROT_READ) != 0;
+        struct emit_copy_arg ea = { c, p->pid, readable, &rl };
+        switch (m->kind) {
+        case SLS_VMA_VDSO:
+        case SLS_VMA_VVAR:
+        case SLS_VMA_VVAR_VCLOCK:
+        case SLS_VMA_VSYSCALL:
+            break; /* provided by the kernel of the restoring machine */
+        case SLS_VMA_FILE:
+            if (!shared)
+                rc = scan_present(c, p->pid, &sc, m->start, m->end, 1, emit_copy, &ea);
+            break;
+        case SLS_VMA_MEMFD:
+        case SLS_VMA_DELETED:
+            rc = plan_object_backed(c, p->pid, &sc, &v[i], &rl);
+            break;
+        default: /* anonymous, heap, stack */
+            if (shared)
+                rc = plan_object_backed(c, p->pid, &sc, &v[i], &rl);
+            else
+                rc = scan_present(c, p->pid, &sc, m->start, m->end, 0, emit_copy, &ea);
+            break;
+        }
+    }
+    close(sc.pagemap_fd);
+    sls_free_vmas(v, n);
+    if (!rc && rl.n)
+        sls_imgbuf_entry(b, SLS_TAG_PAGERUN, rl.runs, rl.n * sizeof(rl.runs[0]), NULL, 0);
+    free(rl.runs);
+    return rc;
+}
+
+/* Reads [addr, addr+len) of pid through /proc/PID/mem (works on PROT_NONE pages too). */
+static int read_mem(struct sls_capture_ctx *c, pid_t pid, int *memfd, uint64_t addr, uint64_t len,
+                    unsigned char *dst)
+{
+    if (*memfd < 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+        *memfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (*memfd < 0)
+            return CERR(c, errno, "pid %d: cannot open %s: %s", pid, path, strerror(errno));
+    }
+    while (len) {
+        ssize_t r = pread(*memfd, dst, len, (off_t)addr);
+        if (r <= 0)
+            return CERR(c, r < 0 ? errno : EIO, "pid %d: reading memory at %#lx: %s", pid,
+                        (unsigned long)addr, r < 0 ? strerror(errno) : "nothing there");
+        addr += (uint64_t)r;
+        dst += r;
+        len -= (uint64_t)r;
+    }
+    return 0;
+}
+
+int sls_copy_pages(struct sls_capture_ctx *c, const char *page_path)
+{
+    int fd = open(page_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return CERR(c, errno, "page file %s: %s", page_path, strerror(errno));
+    if (c->page_bytes == 0) {
+        close(fd);
+        return 0;
+    }
+    if (ftruncate(fd, (off_t)c->page_bytes) != 0) {
+        int e = errno;
+        close(fd);
+        return CERR(c, e, "page file %s: cannot size it to %lu bytes: %s", page_path,
+                    (unsigned long)c->page_bytes, strerror(e));
+    }
+    /* reserve the blocks now, so a full disk fails here and not as SIGBUS while copying */
+    int fr = fallocate(fd, 0, 0, (off_t)c->page_bytes);
+    if (fr != 0 && errno != EOPNOTSUPP) {
+        int e = errno;
+        close(fd);
+        return CERR(c, e, "page file %s: cannot allocate %lu bytes: %s", page_path,
+                    (unsigned long)c->page_bytes, strerror(e));
+    }
+    unsigned char *dst = mmap(NULL, c->page_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (dst == MAP_FAILED)
+        return CERR(c, errno, "page file %s: mmap: %s", page_path, strerror(errno));
+    madvise(dst, c->page_bytes, MADV_POPULATE_WRITE); /* pre-fault: ~5x faster copies */
+
+    int rc = 0, memfd = -1;
+    pid_t mem_pid = 0;
+    struct iovec remote[IOV_MAX];
+    for (size_t i = 0; i < c->ncopies && !rc;) {
+        struct sls_page_copy *first = &c->copies[i];
+        if (memfd >= 0 && mem_pid != first->pid) {
+            close(memfd);
+            memfd = -1;
+        }
+        mem_pid = first->pid;
+        if (!first->readable) {
+            rc = read_mem(c, first->pid, &memfd, first->addr, first->len, dst + first->offset);
+            i++;
+            continue;
+        }
+        /* one batch: consecutive readable runs of the same process (page file offsets are
+         * consecutive by construction, so one local iovec receives them all) */
+        size_t k = 0;
+        uint64_t total = 0;
+        while (i + k < c->ncopies && k < IOV_MAX && c->copies[i + k].pid == first->pid &&
+               c->copies[i + k].readable && total < (1ull << 30)) {
+            remote[k].iov_base = (void *)(uintptr_t)c->copies[i + k].addr;
+            remote[k].iov_len = c->copies[i + k].len;
+            total += c->copies[i + k].len;
+            k++;
+        }
+        struct iovec local = { dst + first->offset, total };
+        ssize_t got = process_vm_readv(first->pid, &local, 1, remote, k, 0);
+        if (got < 0)
+            got = 0;
+        if ((uint64_t)got < total) {
+            /* finish the batch run by run through /proc/PID/mem from the first short one */
+            uint64_t done = 0;
+            for (size_t j = 0; j < k && !rc; j++) {
+                struct sls_page_copy *cp = &c->copies[i + j];
+                if (done + cp->len <= (uint64_t)got) {
+                    done += cp->len;
+                    continue;
+                }
+                uint64_t skip = (uint64_t)got > done ? (uint64_t)got - done : 0;
+                rc = read_mem(c, cp->pid, &memfd, cp->addr + skip, cp->len - skip,
+                              dst + cp->offset + skip);
+                done += cp->len;
+            }
+        }
+        i += k;
+    }
+    if (memfd >= 0)
+        close(memfd);
+    munmap(dst, c->page_bytes);
+    return rc;
+}
