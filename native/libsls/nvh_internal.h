@@ -92,6 +92,10 @@ struct nvh_run_record {
 	uint64_t frames_top;      /* FN is entered with rsp here; the launch area starts here */
 	struct nvh_context ctx;
 	struct nvh_text_object text[NVH_TEXT_OBJECTS];
+	/* Every object loaded when the run started (name and address): compilers keep addresses
+	 * of library data in callee-saved registers, so all of them must be where they were. */
+	uint32_t layout_crc32c;
+	uint32_t layout_objects;
 };
 
 struct nvh_heap_header {

@@ -164,6 +164,30 @@ static int text_object_of(uint64_t addr, struct nvh_text_object *out)
 	return 0;
 }
 
+struct layout_fingerprint {
+	uint32_t crc;
+	uint32_t objects;
+};
+
+static int fingerprint_object(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct layout_fingerprint *f = data;
+	uint64_t addr = info->dlpi_addr;
+	const char *name = info->dlpi_name ? info->dlpi_name : "";
+	f->crc = nvh_crc32c(f->crc, &addr, sizeof addr);
+	f->crc = nvh_crc32c(f->crc, name, strlen(name) + 1);
+	f->objects++;
+	return 0;
+}
+
+static struct layout_fingerprint layout_now(void)
+{
+	struct layout_fingerprint f = { 0, 0 };
+	dl_iterate_phdr(fingerprint_object, &f);
+	return f;
+}
+
 /* The code the saved context needs is where, and what, it was. */
 static int text_objects_unchanged(const struct nvh_run_record *run)
 {
@@ -181,6 +205,12 @@ static int text_objects_unchanged(const struct nvh_run_record *run)
 					"checkpoint (text CRC32C %08x, now %08x): a rebuilt program cannot "
 					"continue a saved run", want->path, want->text_crc32c, now.text_crc32c);
 	}
+	struct layout_fingerprint f = layout_now();
+	if (f.crc != run->layout_crc32c || f.objects != run->layout_objects)
+		return nvh_fail(ENOEXEC, "nvh_run: cannot resume: the %u loaded objects are not the %u "
+				"of the checkpointed run at the same addresses (another LD_PRELOAD or "
+				"LD_LIBRARY_PATH, a different stack size limit, or a library loaded with "
+				"dlopen before nvh_run?)", f.objects, run->layout_objects);
 	return 0;
 }
 
@@ -299,6 +329,9 @@ int nvh_run(void *(*fn)(void *), void *arg, void **result)
 		if (rc == 0) {
 			memset(&run->text[1], 0, sizeof run->text[1]);
 			memset(&run->ctx, 0, sizeof run->ctx);
+			struct layout_fingerprint f = layout_now();
+			run->layout_crc32c = f.crc;
+			run->layout_objects = f.objects;
 			run->fn = (uint64_t)(uintptr_t)fn;
 			run->arg = (uint64_t)(uintptr_t)arg;
 			run->has_context = 0;
