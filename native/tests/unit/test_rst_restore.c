@@ -1,0 +1,509 @@
+/*
+ * test_rst_restore.c — end to end: start a tests/prog/rst_* program, sls_capture it, kill -9 the
+ * original, sls_restore it with segments built from the image's PAGERUN entries (all pages in the one
+ * page file), then SIGUSR2 the restored process and read its own PASS/FAIL verdict from its results
+ * file. Also: restoring twice while the original runs, and failures that must leave nothing behind.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sls_image.h"
+#include "sls_test.h"
+#include "slsnative.h"
+
+static char build_dir[PATH_MAX / 2];  /* .../native/build */
+static char seed_path[PATH_MAX];
+
+struct run {
+    char dir[64];
+    char results[128];
+    char pages[128];
+    char image[128];
+    pid_t pid;            /* the original (our child) */
+    struct sls_page_segment *segs;
+    int nsegs;
+    int32_t pairs[16];
+    int npairs;
+    char err[512];
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static int setup(struct run *r)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->dir, sizeof(r->dir), "/tmp/sls-rst-XXXXXX");
+    if (!mkdtemp(r->dir))
+        return -1;
+    snprintf(r->results, sizeof(r->results), "%s/results", r->dir);
+    snprintf(r->pages, sizeof(r->pages), "%s/pages", r->dir);
+    snprintf(r->image, sizeof(r->image), "%s/image", r->dir);
+    return 0;
+}
+
+/* Starts build/tests/prog/NAME ARG... with stdout and stderr appended to the results file. */
+static pid_t start_prog(struct run *r, const char *name, const char *arg)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/tests/prog/%s", build_dir, name);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(r->results, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+        close(null);
+        setpgid(0, 0); /* out of the test runner's process group */
+        execl(path, name, arg, (char *)NULL);
+        _exit(127);
+    }
+    r->pid = pid;
+    return pid;
+}
+
+/* Number of lines in the results file starting with prefix. */
+static int count_lines(const char *file, const char *prefix)
+{
+    FILE *f = fopen(file, "r");
+    if (!f)
+        return 0;
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof(line), f))
+        n += !strncmp(line, prefix, strlen(prefix));
+    fclose(f);
+    return n;
+}
+
+static int wait_lines(const char *file, const char *prefix, int n, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    while (now_s() < end) {
+        if (count_lines(file, prefix) >= n)
+            return 1;
+        sleep_ms(5);
+    }
+    return 0;
+}
+
+static void first_line(const char *file, const char *prefix, char *out, size_t len)
+{
+    FILE *f = fopen(file, "r");
+    out[0] = 0;
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, prefix, strlen(prefix))) {
+            snprintf(out, len, "%.*s", (int)strcspn(line, "\n"), line);
+            break;
+        }
+    fclose(f);
+}
+
+static int alive(pid_t pid)
+{
+    char path[64], state = 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int ok = fscanf(f, "%*d %*s %c", &state) == 1;
+    fclose(f);
+    return ok && state != 'Z' && state != 'X';
+}
+
+static int wait_gone(pid_t pid, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    while (now_s() < end) {
+        if (!alive(pid))
+            return 1;
+        sleep_ms(5);
+    }
+    return 0;
+}
+
+/* Processes running the seed binary (a half-built restore would leave one). */
+static int count_seeds(void)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d))) {
+        char path[300], exe[PATH_MAX];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/exe", e->d_name);
+        ssize_t len = readlink(path, exe, sizeof(exe) - 1);
+        if (len > 0) {
+            exe[len] = 0;
+            n += strstr(exe, "sls-seed") != NULL && alive(atoi(e->d_name));
+        }
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static int capture(struct run *r, int32_t flags)
+{
+    struct sls_capture_stats st;
+    int32_t pid = r->pid;
+    return sls_capture(&pid, 1, flags, r->pages, r->image, &st, r->err, sizeof(r->err));
+}
+
+/* One segment per PAGERUN run of every record: all pages live in files[0], the page file. */
+static int build_segments(struct run *r)
+{
+    FILE *f = fopen(r->image, "r");
+    if (!f)
+        return -1;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *img = malloc((size_t)len);
+    if (fread(img, 1, (size_t)len, f) != (size_t)len) {
+        fclose(f);
+        free(img);
+        return -1;
+    }
+    fclose(f);
+    free(r->segs);
+    r->segs = NULL;
+    r->nsegs = 0;
+    for (long off = 0; off < len;) {
+        struct sls_img_header *h = (void *)(img + off);
+        uint32_t e = h->header_len;
+        for (uint32_t i = 0; i < h->nentries; i++) {
+            struct sls_img_entry *en = (void *)(img + off + e);
+            if (en->tag == SLS_TAG_PAGERUN) {
+                struct sls_img_pagerun *pr = (void *)(en + 1);
+                size_t n = en->len / sizeof(*pr);
+                r->segs = realloc(r->segs, sizeof(*r->segs) * (r->nsegs + n));
+                for (size_t k = 0; k < n; k++)
+                    r->segs[r->nsegs++] = (struct sls_page_segment){ .pid = h->pid, .file = 0, .addr = pr[k].addr,
+                                                                     .len = pr[k].npages * 4096, .offset = pr[k].offset };
+            }
+            e += (uint32_t)sizeof(*en) + SLS_IMG_PAD(en->len);
+        }
+        off += h->total_len;
+    }
+    free(img);
+    return 0;
+}
+
+static int restore(struct run *r, int32_t flags)
+{
+    const char *files[1] = { r->pages };
+    int n = sls_restore(r->image, r->segs, r->nsegs, files, 1, flags, seed_path, r->pairs, 8, r->err,
+                        sizeof(r->err));
+    r->npairs = n > 0 ? n : 0;
+    return n;
+}
+
+static void kill_original(struct run *r)
+{
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
+}
+
+static void teardown(struct run *r)
+{
+    kill_original(r);
+    for (int i = 0; i < r->npairs; i++)
+        if (r->pairs[2 * i + 1] > 0 && alive(r->pairs[2 * i + 1]))
+            kill(r->pairs[2 * i + 1], SIGKILL);
+    free(r->segs);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", r->dir);
+}
+
+/* The common path: start, capture, kill -9, restore, check the PID, SIGUSR2, expect PASS. */
+static void capture_kill_restore_verify(char *case_why, const char *prog, const char *arg, int32_t cflags,
+                                        int32_t rflags, int expect_procs, const char *syscall_check)
+{
+    struct run r;
+    REQUIRE(setup(&r) == 0, "mkdtemp failed");
+    char argbuf[256];
+    if (arg && !strcmp(arg, "DIR"))
+        arg = r.dir;
+    else if (arg && !strcmp(arg, "LOG")) {
+        snprintf(argbuf, sizeof(argbuf), "%s/app.log", r.dir);
+        arg = argbuf;
+    }
+    REQUIRE(start_prog(&r, prog, arg) > 0, "fork failed");
+    REQUIRE(wait_lines(r.results, "READY", 1, 10), "%s never became ready", prog);
+    sleep_ms(50); /* let it settle into its steady state (asleep, blocked, looping) */
+    pid_t orig = r.pid;
+    int rc = capture(&r, cflags);
+    REQUIRE(rc == 0, "sls_capture: %s", r.err);
+    kill_original(&r);
+    REQUIRE(build_segments(&r) == 0, "cannot read the image");
+    double t0 = now_s();
+    rc = restore(&r, rflags);
+    double dt = now_s() - t0;
+    REQUIRE(rc == expect_procs, "sls_restore returned %d: %s", rc, r.err);
+    REQUIRE(r.pairs[0] == orig && r.pairs[1] == orig, "restored as pid %d, want the original %d", r.pairs[1], orig);
+    for (int i = 0; i < rc; i++)
+        EXPECT(r.pairs[2 * i] == r.pairs[2 * i + 1], "process %d came back as %d", r.pairs[2 * i], r.pairs[2 * i + 1]);
+    REQUIRE(alive(orig), "the restored process died at once");
+    if (syscall_check) {
+        /* It must be back inside its blocking call, not woken early. */
+        char path[64], line[128] = "";
+        snprintf(path, sizeof(path), "/proc/%d/syscall", orig);
+        int inside = 0;
+        for (int tries = 0; tries < 200 && !inside; tries++) {
+            FILE *f = fopen(path, "r");
+            if (f && fgets(line, sizeof(line), f))
+                inside = atoi(line) == atoi(syscall_check) || atoi(line) == atoi(strchr(syscall_check, '/') + 1);
+            if (f)
+                fclose(f);
+            if (!inside)
+                sleep_ms(5);
+        }
+        EXPECT(inside, "restored process is not back in syscall %s: /proc/PID/syscall says %.40s", syscall_check, line);
+    }
+    kill(orig, SIGUSR2);
+    int done = 0;
+    double end = now_s() + 20;
+    while (now_s() < end && !(done = count_lines(r.results, "PASS") + count_lines(r.results, "FAIL")))
+        sleep_ms(5);
+    char verdict[512];
+    first_line(r.results, "FAIL", verdict, sizeof(verdict));
+    REQUIRE(!verdict[0], "%s", verdict);
+    REQUIRE(done, "no verdict from the restored %s within 20 s", prog);
+    EXPECT(wait_gone(orig, 5), "restored process did not exit after its verdict");
+    fprintf(stderr, "[%s] restore took %.1f ms\n", prog, dt * 1000);
+out:
+    teardown(&r);
+}
+
+TEST_CASE(counter_continues_and_checksum_stays_right)
+{
+    capture_kill_restore_verify(case_why, "rst_counter", NULL, 0, 0, 1, NULL);
+}
+
+TEST_CASE(mappings_of_every_kind_come_back)
+{
+    capture_kill_restore_verify(case_why, "rst_mmaps", "DIR", 0, 0, 1, NULL);
+}
+
+TEST_CASE(signal_handlers_masks_pending_and_process_state_come_back)
+{
+    capture_kill_restore_verify(case_why, "rst_signals", "DIR", 0, 0, 1, NULL);
+}
+
+TEST_CASE(threads_with_contended_mutex_join_after_restore)
+{
+    capture_kill_restore_verify(case_why, "rst_threads", NULL, 0, 0, 1, NULL);
+}
+
+TEST_CASE(process_in_nanosleep_sleeps_on)
+{
+    capture_kill_restore_verify(case_why, "rst_sleep", "nanosleep", 0, 0, 1, "230/35");
+}
+
+TEST_CASE(process_blocked_in_pipe_read_keeps_waiting)
+{
+    capture_kill_restore_verify(case_why, "rst_sleep", "read", 0, 0, 1, "0/0");
+}
+
+TEST_CASE(process_in_poll_keeps_polling)
+{
+    capture_kill_restore_verify(case_why, "rst_sleep", "poll", 0, 0, 1, "7/271");
+}
+
+TEST_CASE(log_appends_continue_at_the_right_offset)
+{
+    capture_kill_restore_verify(case_why, "rst_applog", "LOG", 0, 0, 1, NULL);
+}
+
+TEST_CASE(parent_and_two_children_with_pipes_restore_as_a_tree)
+{
+    capture_kill_restore_verify(case_why, "rst_family", NULL, SLS_CAPTURE_RECURSIVE, 0, 3, NULL);
+}
+
+TEST_CASE(restoring_twice_while_the_original_runs_gives_independent_copies)
+{
+    struct run r;
+    REQUIRE(setup(&r) == 0, "mkdtemp failed");
+    REQUIRE(start_prog(&r, "rst_counter", NULL) > 0, "fork failed");
+    REQUIRE(wait_lines(r.results, "READY", 1, 10), "rst_counter never became ready");
+    REQUIRE(capture(&r, 0) == 0, "sls_capture: %s", r.err);
+    REQUIRE(build_segments(&r) == 0, "cannot read the image");
+    REQUIRE(restore(&r, 0) == 1, "first restore: %s", r.err);
+    pid_t a = r.pairs[1];
+    REQUIRE(restore(&r, 0) == 1, "second restore: %s", r.err);
+    pid_t b = r.pairs[1];
+    r.pairs[2] = r.pairs[0];
+    r.pairs[3] = b;
+    r.pairs[1] = a;
+    r.npairs = 2; /* teardown kills both copies if they are still there */
+    EXPECT(a != r.pid && b != r.pid && a != b, "pids original %d, copies %d and %d are not distinct", r.pid, a, b);
+    REQUIRE(alive(a) && alive(b), "a copy died at once");
+    kill(a, SIGUSR2);
+    kill(b, SIGUSR2);
+    kill(r.pid, SIGUSR2);
+    REQUIRE(wait_lines(r.results, "PASS", 3, 20), "want 3 PASS verdicts (original and two copies), got %d PASS %d FAIL",
+            count_lines(r.results, "PASS"), count_lines(r.results, "FAIL"));
+    waitpid(r.pid, NULL, 0);
+    r.pid = 0;
+    EXPECT(wait_gone(a, 5) && wait_gone(b, 5), "a copy did not exit after its verdict");
+out:
+    teardown(&r);
+}
+
+/* Captures rst_applog, kills it, breaks the restore with `damage`, expects failure naming `want`,
+ * and checks nothing was left behind: no seed process, the original PID unused. */
+static void failing_restore(char *case_why, void (*damage)(struct run *), const char *want)
+{
+    struct run r;
+    REQUIRE(setup(&r) == 0, "mkdtemp failed");
+    char log[256];
+    snprintf(log, sizeof(log), "%s/app.log", r.dir);
+    REQUIRE(start_prog(&r, "rst_applog", log) > 0, "fork failed");
+    pid_t orig = r.pid;
+    REQUIRE(wait_lines(r.results, "READY", 1, 10), "rst_applog never became ready");
+    REQUIRE(capture(&r, 0) == 0, "sls_capture: %s", r.err);
+    kill_original(&r);
+    REQUIRE(build_segments(&r) == 0, "cannot read the image");
+    int seeds_before = count_seeds();
+    damage(&r);
+    int rc = restore(&r, 0);
+    REQUIRE(rc < 0, "restore succeeded (%d) but should have failed with \"%s\"", rc, want);
+    EXPECT(strstr(r.err, want) != NULL, "error \"%s\" does not mention \"%s\"", r.err, want);
+    EXPECT(!strchr(r.err, '\n'), "error is more than one line");
+    EXPECT(wait_gone(orig, 2), "pid %d is alive after the failed restore", orig);
+    EXPECT(count_seeds() <= seeds_before, "a seed process is left after the failed restore");
+out:
+    teardown(&r);
+}
+
+static void remove_page_file(struct run *r)
+{
+    unlink(r->pages);
+}
+
+static void flip_image_byte(struct run *r)
+{
+    int fd = open(r->image, O_RDWR);
+    struct stat st;
+    fstat(fd, &st);
+    off_t at = st.st_size / 2;
+    uint8_t b;
+    if (pread(fd, &b, 1, at) == 1) {
+        b ^= 0x5a;
+        if (pwrite(fd, &b, 1, at) != 1)
+            perror("pwrite");
+    }
+    close(fd);
+}
+
+static void append_to_log(struct run *r)
+{
+    char log[256];
+    snprintf(log, sizeof(log), "%s/app.log", r->dir);
+    int fd = open(log, O_WRONLY | O_APPEND);
+    if (write(fd, "intruder\n", 9) != 9)
+        perror("write");
+    close(fd);
+}
+
+TEST_CASE(missing_page_file_fails_and_leaves_nothing)
+{
+    failing_restore(case_why, remove_page_file, "cannot open page file");
+}
+
+TEST_CASE(corrupt_image_byte_fails_the_checksum_and_leaves_nothing)
+{
+    failing_restore(case_why, flip_image_byte, "checksum mismatch");
+}
+
+TEST_CASE(changed_file_refuses_without_force)
+{
+    failing_restore(case_why, append_to_log, "changed since the checkpoint");
+}
+
+TEST_CASE(changed_file_restores_with_force)
+{
+    struct run r;
+    REQUIRE(setup(&r) == 0, "mkdtemp failed");
+    REQUIRE(start_prog(&r, "rst_counter", NULL) > 0, "fork failed");
+    REQUIRE(wait_lines(r.results, "READY", 1, 10), "never ready");
+    REQUIRE(capture(&r, 0) == 0, "sls_capture: %s", r.err);
+    pid_t orig = r.pid;
+    kill_original(&r);
+    REQUIRE(build_segments(&r) == 0, "cannot read the image");
+    int fd = open(r.results, O_WRONLY | O_APPEND); /* its stdout changes under it */
+    REQUIRE(fd >= 0 && write(fd, "noise\n", 6) == 6, "cannot touch the results file");
+    close(fd);
+    REQUIRE(restore(&r, 0) < 0, "restore of a changed file succeeded without force");
+    REQUIRE(restore(&r, SLS_RESTORE_FORCE) == 1, "forced restore failed: %s", r.err);
+    REQUIRE(r.pairs[1] == orig, "restored as %d, want %d", r.pairs[1], orig);
+    kill(orig, SIGUSR2);
+    REQUIRE(wait_lines(r.results, "PASS", 1, 20), "no PASS from the forced restore");
+    EXPECT(wait_gone(orig, 5), "restored process did not exit");
+out:
+    teardown(&r);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return 1;
+    self[n] = 0;
+    /* self = BUILD/tests/unit/test_rst_restore */
+    snprintf(build_dir, sizeof(build_dir), "%s", dirname(dirname(dirname(self))));
+    snprintf(seed_path, sizeof(seed_path), "%s/sls-seed", build_dir);
+    const char *only = argc > 1 ? argv[1] : NULL;
+#define MAYBE(fn) do { if (!only || strstr(#fn, only)) RUN(fn); } while (0)
+    MAYBE(counter_continues_and_checksum_stays_right);
+    MAYBE(mappings_of_every_kind_come_back);
+    MAYBE(signal_handlers_masks_pending_and_process_state_come_back);
+    MAYBE(threads_with_contended_mutex_join_after_restore);
+    MAYBE(process_in_nanosleep_sleeps_on);
+    MAYBE(process_blocked_in_pipe_read_keeps_waiting);
+    MAYBE(process_in_poll_keeps_polling);
+    MAYBE(log_appends_continue_at_the_right_offset);
+    MAYBE(parent_and_two_children_with_pipes_restore_as_a_tree);
+    MAYBE(restoring_twice_while_the_original_runs_gives_independent_copies);
+    MAYBE(missing_page_file_fails_and_leaves_nothing);
+    MAYBE(corrupt_image_byte_fails_the_checksum_and_leaves_nothing);
+    MAYBE(changed_file_refuses_without_force);
+    MAYBE(changed_file_restores_with_force);
+    return TEST_EXIT();
+}
