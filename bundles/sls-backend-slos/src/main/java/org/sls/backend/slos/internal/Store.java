@@ -97,8 +97,8 @@ final class Store implements SlosStore, AutoCloseable {
             if (Files.isDirectory(path)) {
                 throw new SlsException("SLOS store path " + path + " is a directory, expected a file or block device");
             }
-            if (!Files.exists(path)) {
-                createFile(path, o);
+            if (path.getParent() != null) {
+                Files.createDirectories(path.getParent());
             }
             FileChannel lockChannel = FileChannel.open(lockPath(path, device), StandardOpenOption.CREATE,
                     StandardOpenOption.WRITE);
@@ -114,7 +114,12 @@ final class Store implements SlosStore, AutoCloseable {
                         + lockPath(path, device) + ")");
             }
             try {
-                if (!device && Files.size(path) == 0) {
+                if (!device) {
+                    deleteInterruptedCreations(path);
+                }
+                if (!Files.exists(path)) {
+                    createFile(path, o);
+                } else if (!device && Files.size(path) == 0) {
                     initialize(path, o, path);
                 } else if (device && firstBytesAllZero(path)) {
                     initialize(path, o, path);
@@ -139,6 +144,18 @@ final class Store implements SlosStore, AutoCloseable {
     private static Path lockPath(Path path, boolean device) {
         return device ? Path.of(System.getProperty("java.io.tmpdir"),
                 "slos-" + path.toString().replace('/', '_') + ".lock") : path.resolveSibling(path.getFileName() + ".lock");
+    }
+
+    /** Temporary files of a creation that crashed before its rename; only ever seen under the store lock. */
+    private static void deleteInterruptedCreations(Path path) throws IOException {
+        String prefix = path.getFileName() + ".creating-";
+        try (var siblings = Files.list(path.toAbsolutePath().getParent())) {
+            for (Path p : (Iterable<Path>) siblings::iterator) {
+                if (p.getFileName().toString().startsWith(prefix)) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
     }
 
     private static boolean firstBytesAllZero(Path device) throws IOException {
@@ -243,6 +260,7 @@ final class Store implements SlosStore, AutoCloseable {
         // A file store may be configured smaller later; it never shrinks below what is in use.
         long capacity = device ? wanted : Math.max(wanted, s.catalogRefs.highestEnd());
         s.capacity = capacity / Layout.BLOCK * Layout.BLOCK;
+        s.deleteStalePageFiles();
         return s;
     }
 
@@ -496,9 +514,30 @@ final class Store implements SlosStore, AutoCloseable {
         Path dir = options.pageDir();
         try {
             Files.createDirectories(dir);
-            return Files.createTempFile(dir, "slos-" + oid + "-" + epoch + "-", ".pages");
+            return Files.createTempFile(dir, pageFilePrefix() + oid + "-" + epoch + "-", ".pages");
         } catch (IOException e) {
             throw new SlsException("SLOS cannot create a page file in " + dir + ": " + e, e);
+        }
+    }
+
+    private String pageFilePrefix() {
+        return "slos-" + Long.toHexString(storeId) + "-";
+    }
+
+    /** Page files of this store left by a process that died mid-checkpoint (we hold the store lock). */
+    private void deleteStalePageFiles() {
+        Path dir = options.pageDir();
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (var files = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                if (p.getFileName().toString().startsWith(pageFilePrefix())) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        } catch (IOException e) {
+            org.slf4j.LoggerFactory.getLogger(Store.class).warn("cannot clean page directory {}: {}", dir, e.toString());
         }
     }
 
