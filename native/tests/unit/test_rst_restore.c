@@ -227,11 +227,39 @@ static int restore(struct run *r, int32_t flags)
     return n;
 }
 
+/* Any process, zombies included, whose process group is pgid. */
+static int group_exists(pid_t pgid)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int found = 0;
+    while (d && !found && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[300];
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        int pg = 0;
+        if (f && fscanf(f, "%*d %*s %*c %*d %d", &pg) == 1 && pg == pgid)
+            found = 1;
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
 static void kill_original(struct run *r)
 {
     if (r->pid > 0) {
+        /* The whole group: a PID still used as a process group ID cannot be given out again. */
+        kill(-r->pid, SIGKILL);
         kill(r->pid, SIGKILL);
         waitpid(r->pid, NULL, 0);
+        /* Killed children are zombies of init until it reaps them; they still hold the group. */
+        for (int i = 0; i < 1000 && group_exists(r->pid); i++)
+            sleep_ms(5);
         r->pid = 0;
     }
 }
@@ -274,7 +302,7 @@ static void capture_kill_restore_verify(char *case_why, const char *prog, const 
     rc = restore(&r, rflags);
     double dt = now_s() - t0;
     REQUIRE(rc == expect_procs, "sls_restore returned %d: %s", rc, r.err);
-    REQUIRE(r.pairs[0] == orig && r.pairs[1] == orig, "restored as pid %d, want the original %d", r.pairs[1], orig);
+    REQUIRE(r.pairs[0] == orig && r.pairs[1] == orig, "restored as pid %d (pairs %d>%d %d>%d %d>%d), want the original %d", r.pairs[1], r.pairs[0], r.pairs[1], r.pairs[2], r.pairs[3], r.pairs[4], r.pairs[5], orig);
     for (int i = 0; i < rc; i++)
         EXPECT(r.pairs[2 * i] == r.pairs[2 * i + 1], "process %d came back as %d", r.pairs[2 * i], r.pairs[2 * i + 1]);
     REQUIRE(alive(orig), "the restored process died at once");
