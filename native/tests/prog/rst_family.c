@@ -1,13 +1,15 @@
 /* Restore test program: a parent and two children in a ring of pipes (parent -> child1 -> child2 ->
- * parent), captured recursively. child2 leaves a greeting buffered in its pipe to the parent before
- * the checkpoint. After SIGUSR2 the parent reads the greeting, sends 40 around the ring (each child
- * adds one), expects 42 back, closes its end so the children see EOF and exit 0, and reaps them
+ * parent), captured recursively, sharing one page of anonymous shared memory. child2 leaves a
+ * greeting buffered in its pipe to the parent before the checkpoint. After SIGUSR2 the parent reads
+ * the greeting, stores 100 in the shared page, sends 40 around the ring (child1 adds the shared value
+ * plus one, child2 adds one), expects 142 back (the page is still shared after restore), closes its end so the children see EOF and exit 0, and reaps them
  * with waitpid: the restored children must still be its children. Prints READY, then PASS/FAIL as
  * every rst_* program. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,7 +23,9 @@ static void on_usr2(int sig)
     verify_requested = 1;
 }
 
-static int relay(int in, int out)
+static volatile int *shared_page;
+
+static int relay(int in, int out, int add_shared)
 {
     int v;
     for (;;) {
@@ -30,7 +34,7 @@ static int relay(int in, int out)
             return 0;
         if (n != sizeof(v))
             return 1;
-        v++;
+        v += 1 + (add_shared ? *shared_page : 0);
         if (write(out, &v, sizeof(v)) != sizeof(v))
             return 1;
     }
@@ -46,6 +50,10 @@ static int fail(const char *why)
 int main(void)
 {
     int p2c1[2], c1c2[2], c2p[2];
+    shared_page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared_page == MAP_FAILED)
+        return fail("mmap failed");
+    *shared_page = 0;
     if (pipe(p2c1) || pipe(c1c2) || pipe(c2p))
         return fail("pipe failed");
     pid_t c1 = fork();
@@ -54,7 +62,7 @@ int main(void)
         close(c1c2[0]);
         close(c2p[0]);
         close(c2p[1]);
-        _exit(relay(p2c1[0], c1c2[1]));
+        _exit(relay(p2c1[0], c1c2[1], 1));
     }
     pid_t c2 = fork();
     if (c2 == 0) {
@@ -64,7 +72,7 @@ int main(void)
         close(c2p[0]);
         if (write(c2p[1], greeting, sizeof(greeting)) != (ssize_t)sizeof(greeting))
             _exit(1);
-        _exit(relay(c1c2[0], c2p[1]));
+        _exit(relay(c1c2[0], c2p[1], 0));
     }
     signal(SIGUSR2, on_usr2);
     close(p2c1[0]);
@@ -98,11 +106,12 @@ int main(void)
     char got[sizeof(greeting)];
     if (read(c2p[0], got, sizeof(got)) != (ssize_t)sizeof(got) || memcmp(got, greeting, sizeof(got)))
         return fail("child2's buffered greeting is gone");
+    *shared_page = 100;
     int v = 40;
     if (write(p2c1[1], &v, sizeof(v)) != sizeof(v))
         return fail("write to child1 failed");
-    if (read(c2p[0], &v, sizeof(v)) != sizeof(v) || v != 42)
-        return fail("the ring did not return 42");
+    if (read(c2p[0], &v, sizeof(v)) != sizeof(v) || v != 142)
+        return fail(v == 42 ? "child1 does not see the parent's write to the shared page" : "the ring did not return 142");
     close(p2c1[1]);
     int st1, st2;
     if (waitpid(c1, &st1, 0) != c1 || waitpid(c2, &st2, 0) != c2)

@@ -306,6 +306,17 @@ static void capture_kill_restore_verify(char *case_why, const char *prog, const 
     for (int i = 0; i < rc; i++)
         EXPECT(r.pairs[2 * i] == r.pairs[2 * i + 1], "process %d came back as %d", r.pairs[2 * i], r.pairs[2 * i + 1]);
     REQUIRE(alive(orig), "the restored process died at once");
+    {
+        char path[64];
+        int ppid = -1;
+        snprintf(path, sizeof(path), "/proc/%d/stat", orig);
+        FILE *f = fopen(path, "r");
+        if (f && fscanf(f, "%*d %*s %*c %d", &ppid) != 1)
+            ppid = -1;
+        if (f)
+            fclose(f);
+        EXPECT(ppid != getpid() && ppid > 0, "the restored process has parent %d (the caller is %d)", ppid, getpid());
+    }
     if (syscall_check) {
         /* It must be back inside its blocking call, not woken early. */
         char path[64], line[128] = "";
