@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -101,6 +102,18 @@ int rst_restore_proc_state(struct rst_ctx *c, struct rst_proc *p)
     if (pr->child_subreaper) {
         long a[6] = { PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0 };
         if ((r = rst_inject_ok(c, p, p->new_pid, SYS_prctl, a, NULL, "prctl(PR_SET_CHILD_SUBREAPER)")))
+            return r;
+    }
+    for (int which = 0; p->itimer && which < 3; which++) {
+        const struct sls_img_itimer *it = &p->itimer[which];
+        if (!it->value_sec && !it->value_usec)
+            continue; /* disarmed, as in the fresh seed */
+        struct itimerval iv = { .it_interval = { (time_t)it->interval_sec, (suseconds_t)it->interval_usec },
+                                .it_value = { (time_t)it->value_sec, (suseconds_t)it->value_usec } };
+        if ((r = rst_write_remote(c, p, rst_scratch(p), &iv, sizeof(iv))))
+            return r;
+        long a[6] = { which, (long)rst_scratch(p), 0, 0, 0, 0 };
+        if ((r = rst_inject_ok(c, p, p->new_pid, SYS_setitimer, a, NULL, "setitimer")))
             return r;
     }
     if (pr->comm[0]) {

@@ -1,6 +1,6 @@
 /* Restore test program: signal and process state — a SIGUSR1 handler that still fires on demand,
  * SIGTERM ignored, SIGRTMIN blocked with one queued instance (value 42) still pending, plus umask,
- * cwd (argv[1]) and a soft RLIMIT_NOFILE of 777. Prints READY, then PASS/FAIL as every rst_*
+ * cwd (argv[1]), a soft RLIMIT_NOFILE of 777 and an armed ITIMER_REAL (1000 s). Prints READY, then PASS/FAIL as every rst_*
  * program. */
 #include <errno.h>
 #include <signal.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +59,8 @@ int main(int argc, char **argv)
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = 777;
     setrlimit(RLIMIT_NOFILE, &rl);
+    struct itimerval armed = { .it_value = { 1000, 0 } };
+    setitimer(ITIMER_REAL, &armed, NULL);
     char cwd_before[4096];
     if (!getcwd(cwd_before, sizeof(cwd_before)))
         return fail("getcwd failed");
@@ -98,6 +101,10 @@ int main(int argc, char **argv)
     getrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur != 777)
         return fail("RLIMIT_NOFILE lost");
+    struct itimerval left;
+    getitimer(ITIMER_REAL, &left);
+    if (left.it_value.tv_sec <= 0 || left.it_value.tv_sec > 1000)
+        return fail("ITIMER_REAL is no longer armed");
     printf("PASS rst_signals\n");
     fflush(stdout);
     return 0;
