@@ -160,6 +160,8 @@ static int freeze_proc(struct sls_freeze *fz, struct sls_frozen_proc *p, char *e
             if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)PTRACE_O_TRACESYSGOOD) != 0) {
                 if (errno == ESRCH)
                     continue; /* the thread exited meanwhile */
+                if (errno == EPERM && p->nthreads > 0)
+                    continue; /* we may trace its siblings: this one is exiting (PF_EXITING) */
                 rc = sls_errf(err, errlen, errno,
                               errno == EPERM ? "pid %d: not permitted to trace thread %d (%s)"
                                              : "pid %d: cannot seize thread %d: %s",
