@@ -135,6 +135,7 @@ int rst_inject_ok(struct rst_ctx *c, struct rst_proc *p, pid_t tid, long nr, con
                   long *ret, const char *what);
 int rst_write_remote(struct rst_ctx *c, struct rst_proc *p, uint64_t addr, const void *buf, size_t len);
 int rst_read_remote(struct rst_ctx *c, struct rst_proc *p, uint64_t addr, void *buf, size_t len);
+int rst_block_signals(struct rst_ctx *c, struct rst_proc *p, pid_t tid);
 int rst_wait_stop(struct rst_ctx *c, pid_t tid, int *status);
 uint64_t rst_scratch(const struct rst_proc *p);
 

@@ -161,6 +161,7 @@ int rst_seed_start(struct rst_ctx *c, struct rst_proc *p)
         r = rst_fail(c, EIO, "seed %d: expected execve's syscall-exit stop, got wait status %#x", p->new_pid, status);
         goto out;
     }
+    r = rst_block_signals(c, p, p->new_pid);
 out:
     close(go[1]);
     close(rep[0]);
@@ -221,6 +222,16 @@ static int resume_to_syscall_stop(struct rst_ctx *c, pid_t tid)
         return rst_fail(c, EIO, "seed thread %d stopped unexpectedly (wait status %#x) during an injected syscall",
                         tid, status);
     }
+}
+
+/* Seeds run with every signal blocked until the final registers (and masks) are set: a signal sent
+ * to a half-built process stays pending instead of stopping an injected call. */
+int rst_block_signals(struct rst_ctx *c, struct rst_proc *p, pid_t tid)
+{
+    uint64_t all = ~0ull;
+    if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(all), &all) < 0)
+        return rst_fail(c, errno, "pid %d: PTRACE_SETSIGMASK on thread %d failed: %s", p->proc->pid, tid, strerror(errno));
+    return 0;
 }
 
 int rst_inject(struct rst_ctx *c, struct rst_proc *p, pid_t tid, long nr, const long args[6], long *ret)
@@ -361,5 +372,5 @@ int rst_seed_fork_child(struct rst_ctx *c, struct rst_proc *parent, struct rst_p
     int status;
     if ((r = rst_wait_stop(c, child->new_pid, &status)))
         return r;
-    return 0;
+    return rst_block_signals(c, child, child->new_pid);
 }

@@ -183,12 +183,8 @@ int rst_restore_pending(struct rst_ctx *c, struct rst_proc *p)
     int r;
     if (p->npending == 0)
         return 0;
-    /* Everything blocked while queueing, so no injected call takes a signal; the captured masks are
-     * set with the registers, afterwards. */
-    uint64_t all = ~0ull;
-    for (int i = 0; i < p->nthreads; i++)
-        if (ptrace(PTRACE_SETSIGMASK, p->threads[i].new_tid, sizeof(all), &all) < 0)
-            return rst_fail(c, errno, "pid %d: PTRACE_SETSIGMASK failed: %s", p->proc->pid, strerror(errno));
+    /* Every thread has all signals blocked until its final registers are set (rst_block_signals),
+     * so no injected call takes a queued signal. */
     /* Per-thread queues first, the shared queue last. */
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < p->npending; i++) {

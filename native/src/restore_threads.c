@@ -4,13 +4,17 @@
  * list, rseq, sigaltstack, scheduling), and at the very end the registers, FPU/vector state and
  * signal mask of every thread, and the detach.
  *
- * Syscall restart: the engine, not the kernel, restarts. A thread captured inside a syscall that was
- * interrupted (-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK) gets
- * rip -= 2 (back onto its `syscall` instruction) and rax = the syscall number, and every thread gets
- * orig_rax = -1 so the kernel applies no restart rule of its own after the detach. For
- * -ERESTART_RESTARTBLOCK (relative nanosleep, poll with a timeout) this re-runs the call with its
- * original arguments, i.e. the full timeout again: the kernel's restart block did not survive the
- * checkpoint (restart_syscall in a new thread would return -EINTR).
+ * Syscall restart: the kernel, not the engine, restarts. Before its registers are set, every thread
+ * is moved from the syscall-exit stop of its last injected call into a PTRACE_EVENT_STOP (interrupt
+ * + continue), which sits inside get_signal(). The registers are then set exactly as captured
+ * (orig_rax = the syscall, rax = -ERESTART...), and after the detach the kernel finishes
+ * get_signal() and applies its own rules: no signal -> back onto the `syscall` instruction; a signal
+ * with a handler arriving meanwhile -> EINTR or restart by SA_RESTART, exactly as in the original.
+ * (Rewinding rip ourselves instead loses that: a handler run before the re-entered call turns an
+ * interrupted sleep into a fresh one.) The one rewrite: -ERESTART_RESTARTBLOCK (relative nanosleep,
+ * poll with a timeout) becomes -ERESTARTNOHAND, because the kernel's restart block did not survive
+ * the checkpoint (restart_syscall in the new thread would return -EINTR); the call re-runs with its
+ * original arguments, i.e. its full timeout again.
  */
 #include <errno.h>
 #include <elf.h>
@@ -72,7 +76,7 @@ int rst_create_threads(struct rst_ctx *c, struct rst_proc *p)
         p->threads[i].new_tid = (pid_t)tid;
         p->threads[i].traced = 1;
         int status;
-        if ((r = rst_wait_stop(c, (pid_t)tid, &status)))
+        if ((r = rst_wait_stop(c, (pid_t)tid, &status)) || (r = rst_block_signals(c, p, (pid_t)tid)))
             return r;
     }
     return 0;
@@ -119,16 +123,25 @@ int rst_restore_thread_state(struct rst_ctx *c, struct rst_proc *p)
     return 0;
 }
 
-static void apply_restart(struct user_regs_struct *regs)
+static void adjust_restart(struct user_regs_struct *regs)
 {
-    long long orig = (long long)regs->orig_rax;
-    long long ret = (long long)regs->rax;
-    if (orig >= 0 && (ret == -ERESTARTSYS || ret == -ERESTARTNOINTR || ret == -ERESTARTNOHAND ||
-                      ret == -ERESTART_RESTARTBLOCK)) {
-        regs->rax = regs->orig_rax;
-        regs->rip -= 2;
-    }
-    regs->orig_rax = (unsigned long long)-1;
+    if ((long long)regs->orig_rax >= 0 && (long long)regs->rax == -ERESTART_RESTARTBLOCK)
+        regs->rax = (unsigned long long)-ERESTARTNOHAND;
+}
+
+/* From a syscall-exit stop into a PTRACE_EVENT_STOP inside get_signal() (see the top comment). */
+static int move_to_trap_stop(struct rst_ctx *c, struct rst_proc *p, pid_t tid)
+{
+    if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 || ptrace(PTRACE_CONT, tid, 0, 0) < 0)
+        return rst_fail(c, errno, "pid %d: moving thread %d to its final stop failed: %s", p->proc->pid, tid,
+                        strerror(errno));
+    int status, r;
+    if ((r = rst_wait_stop(c, tid, &status)))
+        return r;
+    if (status >> 16 != PTRACE_EVENT_STOP)
+        return rst_fail(c, EIO, "pid %d: thread %d stopped with wait status %#x, expected its final event stop",
+                        p->proc->pid, tid, status);
+    return 0;
 }
 
 int rst_set_registers(struct rst_ctx *c, struct rst_proc *p)
@@ -136,9 +149,12 @@ int rst_set_registers(struct rst_ctx *c, struct rst_proc *p)
     for (int i = 0; i < p->nthreads; i++) {
         const struct sls_img_thread *t = p->threads[i].t;
         pid_t tid = p->threads[i].new_tid;
+        int r;
+        if ((r = move_to_trap_stop(c, p, tid)))
+            return r;
         struct user_regs_struct regs;
         memcpy(&regs, &t->regs, sizeof(regs));
-        apply_restart(&regs);
+        adjust_restart(&regs);
         struct iovec iov = { .iov_base = &regs, .iov_len = sizeof(regs) };
         if (ptrace(PTRACE_SETREGSET, tid, (void *)NT_PRSTATUS, &iov) < 0)
             return rst_fail(c, errno, "pid %d: setting the registers of thread %d failed: %s", p->proc->pid, tid,

@@ -423,6 +423,63 @@ out:
     teardown(&r);
 }
 
+/* A process whose stdin and stderr are a terminal (its controlling tty, in its own session) comes
+ * back detached: those fds are /dev/null and it leads a new session. */
+TEST_CASE(detached_restore_puts_terminal_stdio_on_dev_null)
+{
+    struct run r;
+    int master = -1;
+    REQUIRE(setup(&r) == 0, "mkdtemp failed");
+    master = posix_openpt(O_RDWR | O_NOCTTY);
+    REQUIRE(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0, "no pty available");
+    const char *slave = ptsname(master);
+    char prog[PATH_MAX];
+    snprintf(prog, sizeof(prog), "%s/tests/prog/rst_sleep", build_dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        int tty = open(slave, O_RDWR);
+        int out = open(r.results, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(tty, 0);
+        dup2(out, 1);
+        dup2(tty, 2);
+        close(tty);
+        close(out);
+        close(master);
+        execl(prog, "rst_sleep", "nanosleep", (char *)NULL);
+        _exit(127);
+    }
+    r.pid = pid;
+    REQUIRE(wait_lines(r.results, "READY", 1, 10), "rst_sleep never became ready");
+    REQUIRE(capture(&r, 0) == 0, "sls_capture: %s", r.err);
+    kill_original(&r);
+    REQUIRE(build_segments(&r) == 0, "cannot read the image");
+    REQUIRE(restore(&r, SLS_RESTORE_DETACHED) == 1, "detached restore failed: %s", r.err);
+    pid_t got = r.pairs[1];
+    char path[64], link[256];
+    for (int fd = 0; fd <= 2; fd += 2) {
+        snprintf(path, sizeof(path), "/proc/%d/fd/%d", got, fd);
+        ssize_t n = readlink(path, link, sizeof(link) - 1);
+        link[n > 0 ? n : 0] = 0;
+        EXPECT(!strcmp(link, "/dev/null"), "fd %d of the detached process is %s, want /dev/null", fd, link);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/stat", got);
+    FILE *f = fopen(path, "r");
+    int sid = 0;
+    if (f && fscanf(f, "%*d %*s %*c %*d %*d %d", &sid) != 1)
+        sid = 0;
+    if (f)
+        fclose(f);
+    EXPECT(sid == got, "the detached process is in session %d, want its own (%d)", sid, got);
+    kill(got, SIGUSR2);
+    if (!wait_lines(r.results, "PASS", 1, 20)) { char v[512]; first_line(r.results, "FAIL", v, sizeof v); REQUIRE(0, "no PASS from the detached process (%s)", v); }
+    EXPECT(wait_gone(got, 5), "restored process did not exit");
+out:
+    if (master >= 0)
+        close(master);
+    teardown(&r);
+}
+
 /* Captures rst_applog, kills it, breaks the restore with `damage`, expects failure naming `want`,
  * and checks nothing was left behind: no seed process, the original PID unused. */
 static void failing_restore(char *case_why, void (*damage)(struct run *), const char *want)
@@ -539,6 +596,7 @@ int main(int argc, char **argv)
     MAYBE(process_in_poll_keeps_polling);
     MAYBE(log_appends_continue_at_the_right_offset);
     MAYBE(parent_and_two_children_with_pipes_restore_as_a_tree);
+    MAYBE(detached_restore_puts_terminal_stdio_on_dev_null);
     MAYBE(restoring_twice_while_the_original_runs_gives_independent_copies);
     MAYBE(missing_page_file_fails_and_leaves_nothing);
     MAYBE(corrupt_image_byte_fails_the_checksum_and_leaves_nothing);
