@@ -786,9 +786,9 @@ final class Store implements SlosStore, AutoCloseable {
             for (int i = 0; i < 2; i++) {
                 SlotState st = readSlot(i);
                 if (st.catalog() == null && !"never written".equals(st.problem())) {
-                    damage.add("SLOS store " + path + ": metadata slot " + i + " " + st.problem()
+                    damage.add("SLOS store " + path + ": metadata slot " + i + ": " + st.problem()
                             + (i == currentSlot ? " (it holds the current catalog, generation " + current.generation() + ")"
-                            : " (the previous catalog; the current one is intact)"));
+                            : " (not the current slot, which is intact; the next commit rewrites it)"));
                 }
             }
         } catch (IOException e) {
