@@ -1,0 +1,153 @@
+/*
+ * trk_target.c — a process with known memory that changes it on command, for the dirty-tracking
+ * tests and benchmark. Commands come one per line on stdin, each answered by one line
+ * "ok <hex>" (or "err <why>") on stdout; raw read/write, no stdio buffers, so the program itself
+ * dirties little besides its stack.
+ *
+ *   big                 address of the 64 MiB region (or -m MiB), every page touched at start:
+ *                       page i holds i * 1000 + 1 in its first 8 bytes
+ *   small               address of a 16-page region, touched at start, never written later
+ *   mmap N              maps N fresh anonymous pages (untouched), answers the address
+ *   write ADDR N        adds 1 to the first 8 bytes of N pages from ADDR
+ *   writeevery ADDR N K adds 1 to every K-th page of N pages (a benchmark's dirty fraction)
+ *   mremap ADDR N       moves the N-page mapping at ADDR elsewhere, answers the new address
+ *   dontneed ADDR N     MADV_DONTNEED on N pages
+ *   sbrk N              grows the heap by N bytes, answers the old break
+ *   sum ADDR N          sum of the first 8 bytes of N pages (a self-check of the contents)
+ *   spin ADDR N         writes the N pages round-robin until the next command arrives, answers
+ *                       the number of writes (used to race a collect against running writes)
+ *   exit                exits 0
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PAGE 4096ul
+
+static int read_line(char *buf, size_t len)
+{
+    size_t n = 0;
+    while (n + 1 < len) {
+        ssize_t r = read(0, buf + n, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        if (buf[n] == '\n')
+            break;
+        n++;
+    }
+    buf[n] = 0;
+    return (int)n;
+}
+
+static void reply(const char *kind, uint64_t v)
+{
+    char out[64];
+    int n = snprintf(out, sizeof(out), "%s %llx\n", kind, (unsigned long long)v);
+    if (write(1, out, (size_t)n) != n)
+        _exit(3);
+}
+
+static void fail(const char *why)
+{
+    char out[160];
+    int n = snprintf(out, sizeof(out), "err %s: %s\n", why, strerror(errno));
+    if (write(1, out, (size_t)n) != n)
+        _exit(3);
+}
+
+int main(int argc, char **argv)
+{
+    size_t big_mib = argc > 2 && !strcmp(argv[1], "-m") ? strtoul(argv[2], NULL, 10) : 64;
+    size_t big_pages = big_mib * 256;
+    unsigned char *big = mmap(NULL, big_pages * PAGE, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char *small = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                                -1, 0);
+    if (big == MAP_FAILED || small == MAP_FAILED)
+        return 2;
+    /* 4 KiB pages, so one write dirties one page and the numbers mean what they say */
+    madvise(big, big_pages * PAGE, MADV_NOHUGEPAGE);
+    for (size_t i = 0; i < big_pages; i++)
+        *(uint64_t *)(big + i * PAGE) = i * 1000 + 1;
+    for (size_t i = 0; i < 16; i++)
+        *(uint64_t *)(small + i * PAGE) = 7;
+
+    char line[256];
+    while (read_line(line, sizeof(line)) >= 0) {
+        char op[16] = "";
+        unsigned long long a = 0, b = 0, c = 0;
+        sscanf(line, "%15s %llx %llx %llx", op, &a, &b, &c);
+        volatile uint64_t *p;
+        if (!strcmp(op, "big")) {
+            reply("ok", (uintptr_t)big);
+        } else if (!strcmp(op, "small")) {
+            reply("ok", (uintptr_t)small);
+        } else if (!strcmp(op, "mmap")) {
+            void *m = mmap(NULL, a * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m == MAP_FAILED)
+                fail("mmap");
+            else
+                reply("ok", (uintptr_t)m);
+        } else if (!strcmp(op, "write") || !strcmp(op, "writeevery")) {
+            uint64_t step = !strcmp(op, "write") ? 1 : (c ? c : 1);
+            for (uint64_t i = 0; i < b; i += step) {
+                p = (volatile uint64_t *)(uintptr_t)(a + i * PAGE);
+                *p += 1;
+            }
+            reply("ok", 0);
+        } else if (!strcmp(op, "mremap")) {
+            /* a placeholder elsewhere, then move onto it: the region really moves */
+            void *to = mmap(NULL, b * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            void *m = to == MAP_FAILED ? MAP_FAILED
+                                       : mremap((void *)(uintptr_t)a, b * PAGE, b * PAGE,
+                                                MREMAP_MAYMOVE | MREMAP_FIXED, to);
+            if (m == MAP_FAILED)
+                fail("mremap");
+            else
+                reply("ok", (uintptr_t)m);
+        } else if (!strcmp(op, "dontneed")) {
+            if (madvise((void *)(uintptr_t)a, b * PAGE, MADV_DONTNEED))
+                fail("madvise");
+            else
+                reply("ok", 0);
+        } else if (!strcmp(op, "sbrk")) {
+            void *old = sbrk((intptr_t)a);
+            if (old == (void *)-1)
+                fail("sbrk");
+            else
+                reply("ok", (uintptr_t)old);
+        } else if (!strcmp(op, "sum")) {
+            uint64_t s = 0;
+            for (uint64_t i = 0; i < b; i++)
+                s += *(volatile uint64_t *)(uintptr_t)(a + i * PAGE);
+            reply("ok", s);
+        } else if (!strcmp(op, "spin")) {
+            struct pollfd pf = { .fd = 0, .events = POLLIN };
+            uint64_t writes = 0;
+            for (;;) {
+                for (uint64_t i = 0; i < b; i++) {
+                    p = (volatile uint64_t *)(uintptr_t)(a + i * PAGE);
+                    *p += 1;
+                    writes++;
+                }
+                if (poll(&pf, 1, 0) > 0)
+                    break;
+            }
+            reply("ok", writes);
+        } else if (!strcmp(op, "exit")) {
+            return 0;
+        } else {
+            errno = EINVAL;
+            fail(op);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,617 @@
+/*
+ * Dirty-page tracking (track.h) against a live process with known memory (tests/prog/trk_target):
+ * each mechanism reports exactly the pages written and the regions created, moved or grown since
+ * the previous collect, leaves nothing in the target, and never outlives the engine.
+ */
+#include "sls_test.h"
+#include "freeze.h"
+#include "slsnative.h"
+#include "track.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PAGE 4096ull
+#define BIG_PAGES 16384ull /* the target's 64 MiB region */
+
+struct target {
+    pid_t pid;
+    int to, from; /* command pipe into its stdin, reply pipe from its stdout */
+};
+
+static char target_path[PATH_MAX];
+
+static void find_target(void)
+{
+    char self[PATH_MAX - 64];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    self[n > 0 ? n : 0] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    snprintf(target_path, sizeof(target_path), "%s/../prog/trk_target", self);
+}
+
+static int start_target(struct target *t)
+{
+    int in[2], out[2];
+    if (pipe(in) || pipe(out))
+        return -1;
+    t->pid = fork();
+    if (t->pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+        execl(target_path, "trk_target", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    t->to = in[1];
+    t->from = out[0];
+    return t->pid > 0 ? 0 : -1;
+}
+
+static void stop_target(struct target *t)
+{
+    if (t->pid <= 0)
+        return;
+    kill(t->pid, SIGKILL);
+    waitpid(t->pid, NULL, 0);
+    close(t->to);
+    close(t->from);
+    t->pid = 0;
+}
+
+/* Reads one reply line within 5 s; 0 and *val on "ok", -1 otherwise (why in buf). */
+static int read_reply(struct target *t, uint64_t *val, char *why, size_t whylen)
+{
+    char line[256];
+    size_t n = 0;
+    while (n + 1 < sizeof(line)) {
+        struct pollfd pf = { .fd = t->from, .events = POLLIN };
+        if (poll(&pf, 1, 5000) != 1) {
+            snprintf(why, whylen, "target %d did not answer within 5 s", t->pid);
+            return -1;
+        }
+        if (read(t->from, line + n, 1) != 1) {
+            snprintf(why, whylen, "target %d closed its output", t->pid);
+            return -1;
+        }
+        if (line[n] == '\n')
+            break;
+        n++;
+    }
+    line[n] = 0;
+    if (strncmp(line, "ok ", 3)) {
+        snprintf(why, whylen, "target said: %.200s", line);
+        return -1;
+    }
+    *val = strtoull(line + 3, NULL, 16);
+    return 0;
+}
+
+static int send_cmd(struct target *t, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    line[n++] = '\n';
+    return write(t->to, line, (size_t)n) == n ? 0 : -1;
+}
+
+/* Sends one command and waits for its answer. */
+static int cmd(struct target *t, uint64_t *val, char *why, size_t whylen, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (send_cmd(t, "%s", line)) {
+        snprintf(why, whylen, "cannot send '%.200s'", line);
+        return -1;
+    }
+    uint64_t ignored;
+    return read_reply(t, val ? val : &ignored, why, whylen);
+}
+
+#define CMD(t, val, ...)                                                                           \
+    do {                                                                                           \
+        char why_[256];                                                                            \
+        if (cmd((t), (val), why_, sizeof(why_), __VA_ARGS__))                                      \
+            REQUIRE(0, "%s", why_);                                                                \
+    } while (0)
+
+/* Number of the target's fds that are a userfaultfd. */
+static int uffds_in(pid_t pid)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/fd", pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[PATH_MAX], link[256];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        ssize_t len = readlink(path, link, sizeof(link) - 1);
+        if (len > 0) {
+            link[len] = 0;
+            if (strstr(link, "userfaultfd"))
+                n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* Number of the target's VMAs registered for userfaultfd write-protect ("uw" in VmFlags). */
+static int wp_registered_vmas(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "VmFlags:", 8) && strstr(line, " uw"))
+            n++;
+    fclose(f);
+    return n;
+}
+
+/* ---- checks on a delta ----------------------------------------------------------------------- */
+
+static int well_formed(const struct sls_track_delta *d, char *why, size_t len)
+{
+    const struct sls_track_range_list *lists[2] = { &d->dirty, &d->whole };
+    for (int l = 0; l < 2; l++) {
+        for (size_t i = 0; i < lists[l]->n; i++) {
+            const struct sls_track_range *r = &lists[l]->v[i];
+            if (r->start >= r->end || r->start % PAGE || r->end % PAGE) {
+                snprintf(why, len, "%s range %zu is %#llx-%#llx", l ? "whole" : "dirty", i,
+                         (unsigned long long)r->start, (unsigned long long)r->end);
+                return 0;
+            }
+            if (i && lists[l]->v[i - 1].end > r->start) {
+                snprintf(why, len, "%s ranges unsorted or overlapping at %zu", l ? "whole" : "dirty", i);
+                return 0;
+            }
+        }
+    }
+    for (size_t i = 0, j = 0; i < d->dirty.n && j < d->whole.n;) {
+        const struct sls_track_range *a = &d->dirty.v[i], *b = &d->whole.v[j];
+        if (a->end <= b->start) {
+            i++;
+        } else if (b->end <= a->start) {
+            j++;
+        } else {
+            snprintf(why, len, "dirty %#llx-%#llx overlaps whole %#llx-%#llx",
+                     (unsigned long long)a->start, (unsigned long long)a->end,
+                     (unsigned long long)b->start, (unsigned long long)b->end);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Pages of [s, e) inside the list's ranges, written as a sorted list of page indexes from s. */
+static size_t pages_in(const struct sls_track_range_list *l, uint64_t s, uint64_t e, uint64_t *idx,
+                       size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        uint64_t a = l->v[i].start > s ? l->v[i].start : s;
+        uint64_t b = l->v[i].end < e ? l->v[i].end : e;
+        for (uint64_t p = a; p < b; p += PAGE) {
+            if (n < max)
+                idx[n] = (p - s) / PAGE;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* 1 if [s, e) lies inside one whole range with the given reason. */
+static int covered_whole(const struct sls_track_delta *d, uint64_t s, uint64_t e, uint32_t reason)
+{
+    for (size_t i = 0; i < d->whole.n; i++)
+        if (d->whole.v[i].start <= s && e <= d->whole.v[i].end && d->whole.v[i].reason == reason)
+            return 1;
+    return 0;
+}
+
+static int freeze_one(struct sls_freeze *fz, pid_t pid, char *err, size_t errlen)
+{
+    memset(fz, 0, sizeof(*fz));
+    int32_t p = pid;
+    return sls_freeze(fz, &p, 1, 0, err, errlen);
+}
+
+/* ---- the scenario every mechanism must pass --------------------------------------------------- */
+
+static const uint64_t written_big[] = { 0, 1, 7, 100, 4095, 16383 };
+static const uint64_t discarded_big[] = { 200, 201, 202, 203 };
+
+static void scenario(int mode, char *case_why)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 }, again = { 0 };
+    int frozen = 0;
+    uint64_t big, small, moved_from, fresh, moved_to, old_brk, sum, idx[64];
+
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, &big, "big");
+    CMD(&t, &small, "small");
+    CMD(&t, &moved_from, "mmap %x", 16);
+    CMD(&t, NULL, "write %llx %x", (unsigned long long)moved_from, 16);
+
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    int rc = sls_track_open(&fz.procs[0], mode, &tr, err, sizeof(err));
+    REQUIRE(rc == 0, "open %s: %s", sls_track_mode_name(mode), err);
+    REQUIRE(sls_track_mode(tr) == mode, "tracker mode %d, want %d", sls_track_mode(tr), mode);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    EXPECT(uffds_in(t.pid) == 0, "the target holds %d userfaultfd(s) after open", uffds_in(t.pid));
+
+    /* the writes the collect must find */
+    for (size_t i = 0; i < sizeof(written_big) / sizeof(written_big[0]); i++)
+        CMD(&t, NULL, "write %llx 1", (unsigned long long)(big + written_big[i] * PAGE));
+    CMD(&t, NULL, "dontneed %llx 4", (unsigned long long)(big + discarded_big[0] * PAGE));
+    CMD(&t, &fresh, "mmap %x", 32);
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)(fresh + 3 * PAGE));
+    CMD(&t, &moved_to, "mremap %llx %x", (unsigned long long)moved_from, 16);
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)(moved_to + 2 * PAGE));
+    CMD(&t, &old_brk, "sbrk %x", 0x10000);
+    uint64_t brk_lo = (old_brk + PAGE - 1) & ~(PAGE - 1), brk_hi = (old_brk + 0x10000) & ~(PAGE - 1);
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)brk_lo);
+
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "collect: %s", err);
+    REQUIRE(sls_track_collect(tr, &again, 0, err, sizeof(err)) == 0, "second collect: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+
+    char why[256];
+    REQUIRE(well_formed(&d, why, sizeof(why)), "first collect: %s", why);
+    REQUIRE(well_formed(&again, why, sizeof(why)), "second collect: %s", why);
+
+    /* the big region: exactly the written and the discarded pages */
+    size_t n = pages_in(&d.dirty, big, big + BIG_PAGES * PAGE, idx, 64);
+    size_t want = sizeof(written_big) / sizeof(written_big[0]) + 4;
+    uint64_t expect[16];
+    size_t k = 0;
+    for (size_t i = 0; i < 4; i++)
+        expect[k++] = written_big[i];
+    expect[k++] = 200; expect[k++] = 201; expect[k++] = 202; expect[k++] = 203;
+    expect[k++] = written_big[4];
+    expect[k++] = written_big[5];
+    EXPECT(n == want, "%zu dirty pages in the 64 MiB region, want %zu (first %llu %llu %llu)", n, want,
+           (unsigned long long)(n > 0 ? idx[0] : 0), (unsigned long long)(n > 1 ? idx[1] : 0),
+           (unsigned long long)(n > 2 ? idx[2] : 0));
+    for (size_t i = 0; i < n && i < want; i++)
+        EXPECT(idx[i] == expect[i], "dirty page #%zu of the 64 MiB region is %llu, want %llu", i,
+               (unsigned long long)idx[i], (unsigned long long)expect[i]);
+    EXPECT(pages_in(&d.whole, big, big + BIG_PAGES * PAGE, idx, 64) == 0,
+           "part of the 64 MiB region reported whole");
+    EXPECT(pages_in(&d.dirty, small, small + 16 * PAGE, idx, 64) +
+               pages_in(&d.whole, small, small + 16 * PAGE, idx, 64) == 0,
+           "the untouched 16-page region was reported");
+    /* new, moved and grown regions: whole */
+    EXPECT(covered_whole(&d, fresh, fresh + 32 * PAGE, SLS_TRACK_WHOLE_NEW),
+           "the region mapped after open is not reported whole");
+    EXPECT(covered_whole(&d, moved_to, moved_to + 16 * PAGE, SLS_TRACK_WHOLE_NEW),
+           "the mremap'd region is not reported whole at its new place");
+    EXPECT(pages_in(&d.dirty, moved_from, moved_from + 16 * PAGE, idx, 64) +
+               pages_in(&d.whole, moved_from, moved_from + 16 * PAGE, idx, 64) == 0,
+           "the mremap'd region's old place is still reported");
+    EXPECT(covered_whole(&d, brk_lo, brk_hi, SLS_TRACK_WHOLE_NEW),
+           "the heap grown by sbrk (%#llx-%#llx) is not reported whole", (unsigned long long)brk_lo,
+           (unsigned long long)brk_hi);
+
+    /* nothing ran between the two collects */
+    EXPECT(again.dirty.n == 0, "second collect with no writes reports %zu dirty ranges (first %#llx)",
+           again.dirty.n, (unsigned long long)(again.dirty.n ? again.dirty.v[0].start : 0));
+    for (size_t i = 0; i < again.whole.n; i++)
+        EXPECT(again.whole.v[i].reason == SLS_TRACK_WHOLE_UNTRACKED,
+               "second collect reports %#llx-%#llx as new", (unsigned long long)again.whole.v[i].start,
+               (unsigned long long)again.whole.v[i].end);
+
+    /* the target runs on, its memory intact, and later writes land in the newly tracked regions */
+    CMD(&t, &sum, "sum %llx %llx", (unsigned long long)big, (unsigned long long)BIG_PAGES);
+    uint64_t want_sum = 0;
+    for (uint64_t i = 0; i < BIG_PAGES; i++)
+        if (i < 200 || i > 203)
+            want_sum += i * 1000 + 1;
+    want_sum += sizeof(written_big) / sizeof(written_big[0]);
+    EXPECT(sum == want_sum, "the 64 MiB region sums to %llu, want %llu", (unsigned long long)sum,
+           (unsigned long long)want_sum);
+    EXPECT(uffds_in(t.pid) == 0, "the target holds a userfaultfd");
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)(fresh + 5 * PAGE));
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)(moved_to + 9 * PAGE));
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "third collect: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    n = pages_in(&d.dirty, fresh, fresh + 32 * PAGE, idx, 64);
+    EXPECT(n == 1 && idx[0] == 5, "new region after its first collect: %zu dirty pages, want page 5", n);
+    n = pages_in(&d.dirty, moved_to, moved_to + 16 * PAGE, idx, 64);
+    EXPECT(n == 1 && idx[0] == 9, "moved region after its first collect: %zu dirty pages, want page 9", n);
+    EXPECT(pages_in(&d.dirty, big, big + BIG_PAGES * PAGE, idx, 64) == 0,
+           "64 MiB region dirty in the third collect");
+    EXPECT(!covered_whole(&d, fresh, fresh + PAGE, SLS_TRACK_WHOLE_NEW) &&
+               !covered_whole(&d, brk_lo, brk_lo + PAGE, SLS_TRACK_WHOLE_NEW),
+           "regions seen by the previous collect are reported new again");
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    sls_track_delta_free(&again);
+    stop_target(&t);
+}
+
+/* ---- cases ------------------------------------------------------------------------------------ */
+
+static int probe_says(const char *key)
+{
+    char buf[4096], err[256];
+    if (sls_probe(buf, sizeof(buf), err, sizeof(err)) < 0)
+        return -1;
+    char pat[64];
+    snprintf(pat, sizeof(pat), "%s=yes\n", key);
+    return strstr(buf, pat) != NULL;
+}
+
+TEST_CASE(available_mechanisms_agree_with_the_kernel_probe)
+{
+    EXPECT(sls_track_available(SLS_TRACK_DIGEST) == 1, "digest must always be available");
+    EXPECT(sls_track_available(SLS_TRACK_SOFTDIRTY) == probe_says("soft_dirty"),
+           "soft-dirty available=%d but the probe says soft_dirty=%d",
+           sls_track_available(SLS_TRACK_SOFTDIRTY), probe_says("soft_dirty"));
+    int uffd = probe_says("uffd_wp_async") && probe_says("uffd_wp_unpopulated") &&
+               probe_says("pagemap_scan") && probe_says("pidfd_getfd");
+    EXPECT(sls_track_available(SLS_TRACK_UFFD) == uffd, "uffd available=%d but the probe says %d",
+           sls_track_available(SLS_TRACK_UFFD), uffd);
+    int want_auto = uffd ? SLS_TRACK_UFFD
+                         : sls_track_available(SLS_TRACK_SOFTDIRTY) ? SLS_TRACK_SOFTDIRTY : SLS_TRACK_DIGEST;
+    EXPECT(sls_track_auto_mode() == want_auto, "auto picks %s, want %s",
+           sls_track_mode_name(sls_track_auto_mode()), sls_track_mode_name(want_auto));
+    goto out;
+out:;
+}
+
+TEST_CASE(uffd_reports_exactly_written_pages_and_new_moved_grown_regions)
+{
+    REQUIRE(sls_track_available(SLS_TRACK_UFFD), "uffd write-protect tracking unavailable here");
+    scenario(SLS_TRACK_UFFD, case_why);
+out:;
+}
+
+TEST_CASE(digest_reports_exactly_written_pages_and_new_moved_grown_regions)
+{
+    scenario(SLS_TRACK_DIGEST, case_why);
+}
+
+TEST_CASE(softdirty_works_where_present_and_is_refused_with_the_reason_elsewhere)
+{
+    if (sls_track_available(SLS_TRACK_SOFTDIRTY)) {
+        scenario(SLS_TRACK_SOFTDIRTY, case_why);
+        return;
+    }
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    int frozen = 0;
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, NULL, "small");
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    int rc = sls_track_open(&fz.procs[0], SLS_TRACK_SOFTDIRTY, &tr, err, sizeof(err));
+    EXPECT(rc == -EOPNOTSUPP && tr == NULL, "open soft-dirty on a kernel without it returned %d", rc);
+    EXPECT(strstr(err, "soft-dirty") && strstr(err, "CONFIG_MEM_SOFT_DIRTY"),
+           "refusal does not say why: '%s'", err);
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    stop_target(&t);
+}
+
+/* A collect while the target writes (pre-copy) loses nothing: every page written before the frozen
+ * collect shows in the running collect or in the frozen one. */
+TEST_CASE(uffd_collect_while_running_loses_no_write)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta run = { 0 }, stop = { 0 };
+    int frozen = 0;
+    uint64_t big, writes;
+    REQUIRE(sls_track_available(SLS_TRACK_UFFD), "uffd write-protect tracking unavailable here");
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, &big, "big");
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], SLS_TRACK_UFFD, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    /* the target writes the first 4096 pages round-robin while we collect */
+    REQUIRE(send_cmd(&t, "spin %llx %x", (unsigned long long)big, 1000) == 0, "cannot send spin");
+    usleep(20000);
+    int covered[4096] = { 0 };
+    for (int round = 0; round < 20; round++) {
+        REQUIRE(sls_track_collect(tr, &run, SLS_TRACK_COLLECT_RUNNING, err, sizeof(err)) == 0,
+                "running collect: %s", err);
+        uint64_t idx[4096];
+        size_t n = pages_in(&run.dirty, big, big + 4096 * PAGE, idx, 4096);
+        for (size_t i = 0; i < n && i < 4096; i++)
+            covered[idx[i]] = 1;
+    }
+    /* stop the spinning, then freeze and collect what was written since the last running collect */
+    CMD(&t, &writes, "sum %llx 1", (unsigned long long)big); /* answers spin, queues sum */
+    {
+        char why[256];
+        uint64_t s;
+        REQUIRE(read_reply(&t, &s, why, sizeof(why)) == 0, "%s", why);
+    }
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_collect(tr, &stop, 0, err, sizeof(err)) == 0, "frozen collect: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    uint64_t idx[4096];
+    size_t n = pages_in(&stop.dirty, big, big + 4096 * PAGE, idx, 4096);
+    for (size_t i = 0; i < n && i < 4096; i++)
+        covered[idx[i]] = 1;
+    int missing = 0;
+    for (int i = 0; i < 1000; i++)
+        missing += !covered[i];
+    EXPECT(writes >= 1000, "the target wrote only %llu pages while we collected",
+           (unsigned long long)writes);
+    EXPECT(missing == 0, "%d of the 1000 pages written while collecting were never reported", missing);
+    size_t beyond = 0;
+    for (int i = 1000; i < 4096; i++)
+        beyond += covered[i];
+    EXPECT(beyond == 0, "%zu pages never written were reported", beyond);
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&run);
+    sls_track_delta_free(&stop);
+    stop_target(&t);
+}
+
+/* The engine dies while holding the tracker (SIGKILL mid-collect): the target runs on, writes work,
+ * nothing of the tracking stays (no registered VMA, no uffd in the target). */
+TEST_CASE(killed_engine_leaves_target_running_and_nothing_write_protected)
+{
+    char why[256];
+    struct target t = { 0 };
+    pid_t engine = -1;
+    int ready[2] = { -1, -1 };
+    uint64_t big, sum;
+    REQUIRE(sls_track_available(SLS_TRACK_UFFD), "uffd write-protect tracking unavailable here");
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, &big, "big");
+    REQUIRE(pipe(ready) == 0, "pipe");
+    engine = fork();
+    if (engine == 0) {
+        /* the engine: freeze, open, thaw, then collect in a loop until killed */
+        char err[512];
+        struct sls_freeze fz;
+        struct sls_tracker *tr;
+        struct sls_track_delta d = { 0 };
+        if (freeze_one(&fz, t.pid, err, sizeof(err)) ||
+            sls_track_open(&fz.procs[0], SLS_TRACK_UFFD, &tr, err, sizeof(err)) ||
+            sls_thaw(&fz, err, sizeof(err))) {
+            dprintf(ready[1], "%s\n", err);
+            _exit(1);
+        }
+        if (write(ready[1], "r", 1) != 1)
+            _exit(1);
+        for (;;)
+            sls_track_collect(tr, &d, SLS_TRACK_COLLECT_RUNNING, err, sizeof(err));
+    }
+    close(ready[1]);
+    ready[1] = -1;
+    char c = 0;
+    REQUIRE(read(ready[0], &c, 1) == 1 && c == 'r', "engine child could not start tracking");
+    int registered = wp_registered_vmas(t.pid);
+    EXPECT(registered > 0, "no VMA of the target was registered while the engine lived");
+    /* the target writes while the engine collects, then the engine dies mid-loop */
+    CMD(&t, NULL, "write %llx %x", (unsigned long long)big, 4000);
+    usleep(30000);
+    kill(engine, SIGKILL);
+    waitpid(engine, NULL, 0);
+    engine = -1;
+    /* the target keeps running and writing, and its memory is what it wrote */
+    CMD(&t, NULL, "write %llx %llx", (unsigned long long)big, (unsigned long long)BIG_PAGES);
+    CMD(&t, &sum, "sum %llx %llx", (unsigned long long)big, (unsigned long long)BIG_PAGES);
+    uint64_t want = 0;
+    for (uint64_t i = 0; i < BIG_PAGES; i++)
+        want += i * 1000 + 1 + 1 + (i < 4000);
+    EXPECT(sum == want, "the 64 MiB region sums to %llu, want %llu", (unsigned long long)sum,
+           (unsigned long long)want);
+    EXPECT(wp_registered_vmas(t.pid) == 0, "%d VMAs stay registered for write-protect after the "
+           "engine died", wp_registered_vmas(t.pid));
+    EXPECT(uffds_in(t.pid) == 0, "the target holds a userfaultfd");
+    (void)why;
+out:
+    if (engine > 0) {
+        kill(engine, SIGKILL);
+        waitpid(engine, NULL, 0);
+    }
+    if (ready[0] >= 0)
+        close(ready[0]);
+    if (ready[1] >= 0)
+        close(ready[1]);
+    stop_target(&t);
+}
+
+/* A failed epoch calls forget: the next collect reports every tracked region whole. */
+TEST_CASE(forget_makes_the_next_collect_report_everything_whole)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    int frozen = 0;
+    uint64_t big;
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, &big, "big");
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], SLS_TRACK_AUTO, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    sls_track_forget(tr);
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "collect: %s", err);
+    EXPECT(covered_whole(&d, big, big + BIG_PAGES * PAGE, SLS_TRACK_WHOLE_NEW),
+           "the 64 MiB region is not whole after forget");
+    EXPECT(d.dirty.n == 0, "dirty ranges reported besides the whole regions");
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "collect: %s", err);
+    EXPECT(d.dirty.n == 0 && !covered_whole(&d, big, big + PAGE, SLS_TRACK_WHOLE_NEW),
+           "the collect after that still reports the region");
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    stop_target(&t);
+}
+
+int main(void)
+{
+    find_target();
+    signal(SIGPIPE, SIG_IGN);
+    RUN(available_mechanisms_agree_with_the_kernel_probe);
+    RUN(uffd_reports_exactly_written_pages_and_new_moved_grown_regions);
+    RUN(digest_reports_exactly_written_pages_and_new_moved_grown_regions);
+    RUN(softdirty_works_where_present_and_is_refused_with_the_reason_elsewhere);
+    RUN(uffd_collect_while_running_loses_no_write);
+    RUN(killed_engine_leaves_target_running_and_nothing_write_protected);
+    RUN(forget_makes_the_next_collect_report_everything_whole);
+    return TEST_EXIT();
+}
