@@ -132,8 +132,10 @@ final class SlosEpochWriter implements EpochWriter {
             }
             return info;
         } catch (IOException e) {
+            // ENOSPC from the file system lands here: the store file could not grow to its configured size.
             throw new SlsException("SLOS store " + store.path() + ": writing epoch " + epoch + " of partition " + oid
-                    + " failed: " + e.getMessage(), e);
+                    + " (" + record.image().pageBytes() + " bytes of pages) failed: " + e.getMessage()
+                    + "; the epoch was not stored", e);
         } finally {
             if (base != null) {
                 store.unpin(base);
