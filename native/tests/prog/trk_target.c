@@ -12,11 +12,15 @@
  *   writeevery ADDR N K adds 1 to every K-th page of N pages (a benchmark's dirty fraction)
  *   mremap ADDR N       moves the N-page mapping at ADDR elsewhere, answers the new address
  *   dontneed ADDR N     MADV_DONTNEED on N pages
+ *   unmap ADDR N        munmap N pages
+ *   mmapat ADDR N       maps N fresh anonymous pages exactly at ADDR (MAP_FIXED_NOREPLACE)
+ *   grow ADDR OLD NEW   mremap in place (no move) from OLD to NEW pages
  *   sbrk N              grows the heap by N bytes, answers the old break
  *   sum ADDR N          sum of the first 8 bytes of N pages (a self-check of the contents)
  *   spin ADDR N         writes the N pages round-robin until the next command arrives, answers
  *                       the number of writes (used to race a collect against running writes)
  *   exit                exits 0
+ * Numbers are hexadecimal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -118,6 +122,24 @@ int main(int argc, char **argv)
                 fail("madvise");
             else
                 reply("ok", 0);
+        } else if (!strcmp(op, "unmap")) {
+            if (munmap((void *)(uintptr_t)a, b * PAGE))
+                fail("munmap");
+            else
+                reply("ok", 0);
+        } else if (!strcmp(op, "mmapat")) {
+            void *m = mmap((void *)(uintptr_t)a, b * PAGE, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+            if (m == MAP_FAILED)
+                fail("mmap");
+            else
+                reply("ok", (uintptr_t)m);
+        } else if (!strcmp(op, "grow")) {
+            void *m = mremap((void *)(uintptr_t)a, b * PAGE, c * PAGE, 0);
+            if (m == MAP_FAILED)
+                fail("mremap");
+            else
+                reply("ok", (uintptr_t)m);
         } else if (!strcmp(op, "sbrk")) {
             void *old = sbrk((intptr_t)a);
             if (old == (void *)-1)

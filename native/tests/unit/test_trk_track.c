@@ -370,6 +370,63 @@ out:
     stop_target(&t);
 }
 
+/* Growth in place: a region grown by mremap into free space and then on into the place of a
+ * neighbour that was unmapped. The grown part is new memory (the neighbour's old pages must not show
+ * through), so it is reported; the old part is not. */
+static void growth_scenario(int mode, char *case_why)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    int frozen = 0;
+    uint64_t a, b, sum, idx[64];
+
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    /* A = 16 pages at a, a 16-page hole, B = 16 pages at a + 32 pages */
+    CMD(&t, &a, "mmap %x", 48);
+    CMD(&t, NULL, "unmap %llx %x", (unsigned long long)(a + 16 * PAGE), 32);
+    CMD(&t, &b, "mmapat %llx %x", (unsigned long long)(a + 32 * PAGE), 16);
+    REQUIRE(b == a + 32 * PAGE, "neighbour mapped at %#llx, want %#llx", (unsigned long long)b,
+            (unsigned long long)(a + 32 * PAGE));
+    CMD(&t, NULL, "write %llx %x", (unsigned long long)a, 16);
+    CMD(&t, NULL, "write %llx %x", (unsigned long long)b, 16);
+
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], mode, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+
+    CMD(&t, NULL, "grow %llx %x %x", (unsigned long long)a, 16, 32);
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)(a + 20 * PAGE));
+    CMD(&t, NULL, "unmap %llx %x", (unsigned long long)b, 16);
+    CMD(&t, NULL, "grow %llx %x %x", (unsigned long long)a, 32, 48);
+
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "collect: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    char why[256];
+    REQUIRE(well_formed(&d, why, sizeof(why)), "%s", why);
+    size_t grown = pages_in(&d.dirty, a + 16 * PAGE, a + 48 * PAGE, idx, 64) +
+                   pages_in(&d.whole, a + 16 * PAGE, a + 48 * PAGE, idx, 64);
+    EXPECT(grown == 32, "%zu of the 32 grown pages reported", grown);
+    size_t old = pages_in(&d.dirty, a, a + 16 * PAGE, idx, 64) +
+                 pages_in(&d.whole, a, a + 16 * PAGE, idx, 64);
+    EXPECT(old == 0, "%zu of the 16 untouched old pages reported", old);
+    CMD(&t, &sum, "sum %llx %x", (unsigned long long)a, 48);
+    EXPECT(sum == 16 + 1, "grown region sums to %llu, want %u", (unsigned long long)sum, 16 + 1);
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    stop_target(&t);
+}
+
 /* ---- cases ------------------------------------------------------------------------------------ */
 
 static int probe_says(const char *key)
@@ -410,6 +467,18 @@ out:;
 TEST_CASE(digest_reports_exactly_written_pages_and_new_moved_grown_regions)
 {
     scenario(SLS_TRACK_DIGEST, case_why);
+}
+
+TEST_CASE(uffd_reports_regions_grown_in_place_including_a_swallowed_neighbour)
+{
+    REQUIRE(sls_track_available(SLS_TRACK_UFFD), "uffd write-protect tracking unavailable here");
+    growth_scenario(SLS_TRACK_UFFD, case_why);
+out:;
+}
+
+TEST_CASE(digest_reports_regions_grown_in_place_including_a_swallowed_neighbour)
+{
+    growth_scenario(SLS_TRACK_DIGEST, case_why);
 }
 
 TEST_CASE(softdirty_works_where_present_and_is_refused_with_the_reason_elsewhere)
@@ -609,6 +678,8 @@ int main(void)
     RUN(available_mechanisms_agree_with_the_kernel_probe);
     RUN(uffd_reports_exactly_written_pages_and_new_moved_grown_regions);
     RUN(digest_reports_exactly_written_pages_and_new_moved_grown_regions);
+    RUN(uffd_reports_regions_grown_in_place_including_a_swallowed_neighbour);
+    RUN(digest_reports_regions_grown_in_place_including_a_swallowed_neighbour);
     RUN(softdirty_works_where_present_and_is_refused_with_the_reason_elsewhere);
     RUN(uffd_collect_while_running_loses_no_write);
     RUN(killed_engine_leaves_target_running_and_nothing_write_protected);
