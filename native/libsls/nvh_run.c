@@ -220,18 +220,17 @@ int nvh__run_save_context(const struct nvh_context *caller)
 	if (caller->rsp <= run->stack_lo + GUARD_PAGE || caller->rsp > run->frames_top)
 		return nvh_fail(EINVAL, "nvh_checkpoint: called on the persistent thread but not on its "
 				"persistent stack (a signal handler on an alternate stack?)");
-	/* The caller's object: usually the function's own; kept in the second slot otherwise.
-	 * Cached by base so that steady checkpoints do not checksum code again. */
-	if (!run->text[1].base || caller->rip < run->text[1].base ||
-	    caller->rip >= run->text[1].base + run->text[1].text_size * 4) {
-		struct nvh_text_object obj;
-		if (text_object_of(caller->rip, &obj) < 0)
-			return -1;
-		if (obj.base == run->text[0].base)
-			memset(&run->text[1], 0, sizeof run->text[1]);
-		else
-			run->text[1] = obj;
-	}
+	/* The caller's object: usually the function's own; kept in the second slot otherwise
+	 * (checksummed only when it changes, so steady checkpoints do not read code again). */
+	Dl_info info;
+	if (!dladdr((void *)(uintptr_t)caller->rip, &info) || !info.dli_fbase)
+		return nvh_fail(ENOEXEC, "nvh_checkpoint: called from %#llx, which is in no loaded object",
+				(unsigned long long)caller->rip);
+	uint64_t caller_base = (uint64_t)(uintptr_t)info.dli_fbase;
+	if (caller_base == run->text[0].base)
+		memset(&run->text[1], 0, sizeof run->text[1]);
+	else if (caller_base != run->text[1].base && text_object_of(caller->rip, &run->text[1]) < 0)
+		return -1;
 	run->ctx = *caller;
 	run->has_context = 1;
 	return 0;
