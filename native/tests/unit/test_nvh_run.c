@@ -75,9 +75,14 @@ static __attribute__((noinline)) void checkpoint_here(struct run_state *st)
 	}
 }
 
+/* Frames built with a stack-protector canary, as in programs compiled with
+ * -fstack-protector*: returning through them after a resume aborts unless the resumed thread
+ * adopted the canary they were built with. */
+#define CANARY_CHECKED __attribute__((optimize("stack-protector-all")))
+
 /* Many frames, each with values live across the checkpoint in callee-saved registers and
  * stack slots, integer and floating point. */
-static __attribute__((noinline)) uint64_t descend(struct run_state *st, int depth, uint64_t acc, double f)
+static CANARY_CHECKED __attribute__((noinline)) uint64_t descend(struct run_state *st, int depth, uint64_t acc, double f)
 {
 	uint64_t a = acc * 31 + (uint64_t)depth, b = acc ^ ((uint64_t)depth * UINT64_C(0x9E3779B97F4A7C15));
 	uint64_t c = a * b + 7;
@@ -93,7 +98,7 @@ static __attribute__((noinline)) uint64_t descend(struct run_state *st, int dept
 	return r + a * b + c + (uint64_t)g;
 }
 
-static void *recurse_fn(void *arg)
+static CANARY_CHECKED void *recurse_fn(void *arg)
 {
 	struct run_state *st = arg;
 	st->canary_first = read_canary();
