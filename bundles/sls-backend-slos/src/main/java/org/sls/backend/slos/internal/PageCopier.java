@@ -36,8 +36,8 @@ final class PageCopier implements AutoCloseable {
     private final Store store;
     private final Path pageFilePath;
     private final FileChannel pages;
-    private final ByteBuffer data = ByteBuffer.allocateDirect(Store.IO_CHUNK);
-    private final ByteBuffer stored = ByteBuffer.allocateDirect(Store.IO_CHUNK);
+    private final ByteBuffer data;
+    private final ByteBuffer stored;
     private final CRC32C crc = new CRC32C();
     private long remainingUpperBound;
     private long cursor = -1;
@@ -48,6 +48,8 @@ final class PageCopier implements AutoCloseable {
         this.store = store;
         this.pageFilePath = pageFile;
         this.pages = FileChannel.open(pageFile, StandardOpenOption.READ);
+        this.data = store.takeBuffer();
+        this.stored = store.takeBuffer();
         this.remainingUpperBound = record.image().pageBytes();
     }
 
@@ -235,6 +237,8 @@ final class PageCopier implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        store.giveBuffer(data);
+        store.giveBuffer(stored);
         pages.close();
     }
 }

@@ -74,6 +74,9 @@ final class Store implements SlosStore, AutoCloseable {
     private final Set<SlosEpochWriter> writers = new HashSet<>();
     private volatile boolean closed;
     private volatile String broken;
+    /** Reused 8 MiB direct buffers: checkpoints every few ms must not churn direct memory. */
+    private final java.util.concurrent.ConcurrentLinkedDeque<ByteBuffer> ioBuffers =
+            new java.util.concurrent.ConcurrentLinkedDeque<>();
 
     private Store(Options options, StoreFile file, FileChannel lockChannel, FileLock lock, long storeId,
                   boolean blockDevice) {
@@ -117,10 +120,8 @@ final class Store implements SlosStore, AutoCloseable {
                 if (!device) {
                     deleteInterruptedCreations(path);
                 }
-                if (!Files.exists(path)) {
+                if (!Files.exists(path) || (!device && Files.size(path) == 0)) {
                     createFile(path, o);
-                } else if (!device && Files.size(path) == 0) {
-                    initialize(path, o, path);
                 } else if (device && firstBytesAllZero(path)) {
                     initialize(path, o, path);
                 }
@@ -314,7 +315,7 @@ final class Store implements SlosStore, AutoCloseable {
         try {
             Catalog c = Catalog.decode(blob, slot.catalogOffset());
             return new SlotState(index, slot, c.stored(slot.generation(), slot.catalogOffset(), blob.length), null);
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             return new SlotState(index, slot, null, "catalog cannot be decoded: " + e.getMessage());
         }
     }
@@ -364,6 +365,17 @@ final class Store implements SlosStore, AutoCloseable {
         }
         if (broken != null) {
             throw new SlsException(broken);
+        }
+    }
+
+    ByteBuffer takeBuffer() {
+        ByteBuffer b = ioBuffers.pollFirst();
+        return b != null ? b.clear() : ByteBuffer.allocateDirect(IO_CHUNK);
+    }
+
+    void giveBuffer(ByteBuffer b) {
+        if (ioBuffers.size() < 4) {
+            ioBuffers.offerFirst(b);
         }
     }
 
@@ -706,7 +718,16 @@ final class Store implements SlosStore, AutoCloseable {
     /** One line per damaged extent of this process's pages in this epoch; empty when all match. */
     List<String> checkPages(long oid, long epoch, StoredProcess p) {
         List<String> damage = new ArrayList<>();
-        ByteBuffer buf = ByteBuffer.allocateDirect(IO_CHUNK);
+        ByteBuffer buf = takeBuffer();
+        try {
+            checkSegments(oid, epoch, p, buf, damage);
+        } finally {
+            giveBuffer(buf);
+        }
+        return damage;
+    }
+
+    private void checkSegments(long oid, long epoch, StoredProcess p, ByteBuffer buf, List<String> damage) {
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
         int pagesPerChunk = IO_CHUNK / PageRun.PAGE_SIZE;
         for (Segment s : p.segments()) {
@@ -739,7 +760,6 @@ final class Store implements SlosStore, AutoCloseable {
                         + Long.toHexString(s.address() + firstBad * PageRun.PAGE_SIZE));
             }
         }
-        return damage;
     }
 
     private String describe(long oid, long epoch, int pid, Segment s) {

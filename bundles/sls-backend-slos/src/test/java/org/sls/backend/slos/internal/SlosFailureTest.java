@@ -53,6 +53,38 @@ class SlosFailureTest {
         }
     }
 
+    /** Needs root and a free loop device; skipped elsewhere. */
+    @Test
+    void aRawBlockDeviceIsUsedWholeAndHoldsItsEpochsAcrossReopen() throws Exception {
+        Path image = dir.resolve("disk.img");
+        try (var f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+            f.setLength(8L << 20);
+        }
+        Process attach = new ProcessBuilder("losetup", "-f", "--show", image.toString()).start();
+        String device = new String(attach.getInputStream().readAllBytes()).trim();
+        Assumptions.assumeTrue(attach.waitFor() == 0 && device.startsWith("/dev/loop"),
+                "cannot attach a loop device (needs root)");
+        try {
+            Path dev = Path.of(device);
+            Proc first = proc(100, 0x400000, 64, 1);
+            try (Store s = Store.open(Epochs.options(dev, 1L << 40, 16))) {
+                assertEquals(8L << 20, s.capacity(), "a device's size is its capacity, whatever is configured");
+                commit(s::beginEpoch, 1, 1, -1, List.of(first));
+                SlsException full = assertThrows(SlsException.class,
+                        () -> commit(s::beginEpoch, 1, 2, -1, List.of(proc(100, 0x400000, 4096, 2))));
+                assertTrue(full.getMessage().contains("is full"), full.getMessage());
+            }
+            try (Store s = Store.open(Epochs.options(dev, 1L << 40, 16))) {
+                assertEquals(List.of(1L), s.epochs(1).stream().map(EpochInfo::epoch).toList());
+                try (StoredEpoch e = s.openEpoch(1, 1)) {
+                    assertTrue(Epochs.samePages(first.pages(), Epochs.readPages(e, 100)));
+                }
+            }
+        } finally {
+            new ProcessBuilder("losetup", "-d", device).start().waitFor();
+        }
+    }
+
     /** Needs root to mount a 2 MiB tmpfs; skipped elsewhere. */
     @Test
     void aFullFileSystemFailsTheCheckpointCleanlyAndKeepsOlderEpochs() throws Exception {
