@@ -42,7 +42,9 @@ extern "C" {
 void *nvh_open(const char *path, size_t size);
 
 /* Unmaps the heap and closes its files. Changes since the last nvh_checkpoint() are lost.
- * Fails with EBUSY while a persistent function started by nvh_run() is running. */
+ * Fails with EBUSY while a persistent function started by nvh_run() is running. A child
+ * created by fork() inherits the heap but may only nvh_close() its copy: every other call
+ * fails there with EBUSY (the files belong to the parent). */
 int nvh_close(void);
 
 /* Allocates SIZE bytes (16-byte aligned) inside the heap; NULL with ENOMEM when no free

@@ -253,6 +253,7 @@ void *nvh_open(const char *path, size_t size)
 	}
 	nvh_g.guard_lo = nvh_g.guard_len = 0;
 	nvh_g.run_active = 0;
+	nvh_g.owner = getpid();
 	nvh_g.open = 1;
 	ok = 1;
 out:
@@ -264,16 +265,24 @@ out:
 	return ok ? (void *)(uintptr_t)nvh_g.base : NULL;
 }
 
-static int require_open(const char *fn)
+int nvh_require_open(const char *fn)
 {
-	return nvh_g.open ? 0 : nvh_fail(EBADF, "%s: no heap is open", fn);
+	if (!nvh_g.open)
+		return nvh_fail(EBADF, "%s: no heap is open", fn);
+	/* A forked child shares the parent's files and lock: two writers would interleave
+	 * checkpoints into the same files. */
+	if (nvh_g.owner != getpid())
+		return nvh_fail(EBUSY, "%s: the heap belongs to process %d; a forked child can only "
+				"nvh_close() its copy", fn, (int)nvh_g.owner);
+	return 0;
 }
 
 int nvh_close(void)
 {
 	pthread_mutex_lock(&nvh_g.lock);
-	int rc = require_open("nvh_close");
-	if (rc == 0 && nvh_g.run_active)
+	int forked_copy = nvh_g.open && nvh_g.owner != getpid();
+	int rc = forked_copy ? 0 : nvh_require_open("nvh_close");
+	if (rc == 0 && nvh_g.run_active && !forked_copy)
 		rc = nvh_fail(EBUSY, "nvh_close: a persistent function is running on the heap");
 	if (rc == 0) {
 		munmap((void *)(uintptr_t)nvh_g.base, nvh_g.size);
@@ -289,7 +298,7 @@ int nvh_close(void)
 void *nvh_alloc(size_t size)
 {
 	pthread_mutex_lock(&nvh_g.lock);
-	void *p = require_open("nvh_alloc") == 0 ? nvh_alloc_locked(size) : NULL;
+	void *p = nvh_require_open("nvh_alloc") == 0 ? nvh_alloc_locked(size) : NULL;
 	pthread_mutex_unlock(&nvh_g.lock);
 	return p;
 }
@@ -297,7 +306,7 @@ void *nvh_alloc(size_t size)
 int nvh_free(void *ptr)
 {
 	pthread_mutex_lock(&nvh_g.lock);
-	int rc = require_open("nvh_free") == 0 ? nvh_free_locked(ptr) : -1;
+	int rc = nvh_require_open("nvh_free") == 0 ? nvh_free_locked(ptr) : -1;
 	pthread_mutex_unlock(&nvh_g.lock);
 	return rc;
 }
@@ -305,7 +314,7 @@ int nvh_free(void *ptr)
 void *nvh_root_get(void)
 {
 	pthread_mutex_lock(&nvh_g.lock);
-	void *p = require_open("nvh_root_get") == 0 ? (void *)(uintptr_t)nvh_g.heap->root : NULL;
+	void *p = nvh_require_open("nvh_root_get") == 0 ? (void *)(uintptr_t)nvh_g.heap->root : NULL;
 	pthread_mutex_unlock(&nvh_g.lock);
 	return p;
 }
@@ -313,7 +322,7 @@ void *nvh_root_get(void)
 int nvh_root_set(void *ptr)
 {
 	pthread_mutex_lock(&nvh_g.lock);
-	int rc = require_open("nvh_root_set");
+	int rc = nvh_require_open("nvh_root_set");
 	uint64_t p = (uint64_t)(uintptr_t)ptr;
 	if (rc == 0 && ptr && (p < nvh_g.base || p >= nvh_g.base + nvh_g.size))
 		rc = nvh_fail(EINVAL, "nvh_root_set: %p is outside the heap", ptr);
@@ -327,7 +336,7 @@ int nvh_root_set(void *ptr)
 int nvh__checkpoint_with_context(const struct nvh_context *caller)
 {
 	pthread_mutex_lock(&nvh_g.lock);
-	int rc = require_open("nvh_checkpoint");
+	int rc = nvh_require_open("nvh_checkpoint");
 	if (rc == 0 && nvh_on_runner)
 		rc = nvh__run_save_context(caller);
 	else if (rc == 0 && nvh_g.run_active)

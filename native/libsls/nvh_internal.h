@@ -3,6 +3,7 @@
 #define SLS_NVH_INTERNAL_H
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdint.h>
 #include <stddef.h>
 #include "nvh.h"
@@ -113,6 +114,7 @@ struct nvh_heap_header {
 struct nvh_state {
 	pthread_mutex_t lock;     /* alloc/free/root/checkpoint */
 	int open;
+	pid_t owner;              /* the process that opened it; a forked child may only close it */
 	char *path;
 	int fd[2];
 	uint64_t epoch;
@@ -125,6 +127,8 @@ struct nvh_state {
 	pthread_t runner;
 };
 extern struct nvh_state nvh_g;
+/* 0 when the heap is open and belongs to this process; else fails (EBADF, EBUSY) naming FN. */
+int nvh_require_open(const char *fn);
 
 /* ---- helpers ---- */
 

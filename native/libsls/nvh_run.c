@@ -306,7 +306,7 @@ int nvh_run(void *(*fn)(void *), void *arg, void **result)
 	if (!fn)
 		return nvh_fail(EINVAL, "nvh_run: no function");
 	pthread_mutex_lock(&nvh_g.lock);
-	int rc = nvh_g.open ? 0 : nvh_fail(EBADF, "nvh_run: no heap is open");
+	int rc = nvh_require_open("nvh_run");
 	if (rc == 0 && nvh_g.run_active)
 		rc = nvh_fail(EBUSY, "nvh_run: a persistent function is already running");
 	if (rc == 0 && layout_randomized) {

@@ -317,6 +317,31 @@ static void second_open_is_busy_in_process_and_across_processes(void)
 	PASS();
 }
 
+static void forked_child_cannot_use_the_parents_heap(void)
+{
+	const char *hp = heap_path("forked");
+	CHECK(nvh_open(hp, 64 << 10), "open");
+	uint64_t *v = nvh_alloc(sizeof *v);
+	CHECK(v && nvh_root_set(v) == 0, "alloc");
+	*v = 1;
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int alloc_busy = nvh_alloc(8) == NULL && errno == EBUSY;
+		int checkpoint_busy = nvh_checkpoint() == -1 && errno == EBUSY;
+		int closed = nvh_close() == 0 && nvh_base() == NULL;
+		_exit(alloc_busy && checkpoint_busy && closed ? 0 : 1);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child used the heap, or could not close its copy");
+	*v = 2;
+	CHECK(nvh_checkpoint() == 0 && nvh_close() == 0, "the parent lost its heap");
+	CHECK(nvh_open(hp, 0) && *(uint64_t *)nvh_root_get() == 2, "reopen");
+	CHECK(nvh_close() == 0, "close");
+	PASS();
+}
+
 static void occupied_heap_address_is_refused(void)
 {
 	void *block = mmap((void *)(uintptr_t)NVH_DEFAULT_BASE, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS |
@@ -384,6 +409,7 @@ int main(void)
 	no_valid_file_is_refused();
 	unsupported_format_version_is_refused();
 	second_open_is_busy_in_process_and_across_processes();
+	forked_child_cannot_use_the_parents_heap();
 	occupied_heap_address_is_refused();
 	random_allocations_persist_across_reopen();
 	if (failures == 0) {
