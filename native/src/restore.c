@@ -42,8 +42,8 @@ static int rebuild(struct rst_ctx *c, struct rst_proc *p)
     if ((r = rst_close_seed_fds(c, p)) || (r = rst_restore_rlimits(c, p)) || (r = rst_restore_mm(c, p)) ||
         (r = rst_set_mm_map(c, p)) || (r = rst_restore_fs_state(c, p)) || (r = rst_restore_files(c, p)) ||
         (r = rst_restore_sigactions(c, p)) || (r = rst_restore_proc_state(c, p)) || (r = rst_create_threads(c, p)) ||
-        (r = rst_restore_thread_state(c, p)) || (r = rst_restore_late_proc_state(c, p)) ||
-        (r = rst_restore_creds(c, p)) || (r = rst_unmap_gadget(c, p)) || (r = rst_restore_pending(c, p)) ||
+        (r = rst_restore_thread_state(c, p)) || (r = rst_restore_creds(c, p)) ||
+        (r = rst_restore_late_proc_state(c, p)) || (r = rst_unmap_gadget(c, p)) || (r = rst_restore_pending(c, p)) ||
         (r = rst_set_registers(c, p)))
         return r;
     return 0;

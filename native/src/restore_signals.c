@@ -129,7 +129,8 @@ int rst_restore_proc_state(struct rst_ctx *c, struct rst_proc *p)
     return 0;
 }
 
-/* Late, irreversible process state: no_new_privs and dumpable. */
+/* Late, irreversible process state: no_new_privs and dumpable — after the credentials, because a
+ * change of euid resets dumpable to the system's suid_dumpable. */
 int rst_restore_late_proc_state(struct rst_ctx *c, struct rst_proc *p)
 {
     const struct sls_img_proc *pr = p->proc;
@@ -139,7 +140,7 @@ int rst_restore_late_proc_state(struct rst_ctx *c, struct rst_proc *p)
         if ((r = rst_inject_ok(c, p, p->new_pid, SYS_prctl, a, NULL, "prctl(PR_SET_NO_NEW_PRIVS)")))
             return r;
     }
-    if (pr->dumpable != 1) {
+    {
         long a[6] = { PR_SET_DUMPABLE, pr->dumpable ? 1 : 0, 0, 0, 0, 0 };
         if ((r = rst_inject_ok(c, p, p->new_pid, SYS_prctl, a, NULL, "prctl(PR_SET_DUMPABLE)")))
             return r;
