@@ -446,12 +446,14 @@ out:
     teardown(&r);
 }
 
-TEST_CASE(restoring_twice_while_the_original_runs_gives_independent_copies)
+/* Two restores of one image while its original still runs: three independent processes, each with
+ * its own PID (and TIDs), each verifying itself. */
+static void restore_twice_while_running(char *case_why, const char *prog)
 {
     struct run r;
     REQUIRE(setup(&r) == 0, "mkdtemp failed");
-    REQUIRE(start_prog(&r, "rst_counter", NULL) > 0, "fork failed");
-    REQUIRE(wait_lines(r.results, "READY", 1, 10), "rst_counter never became ready");
+    REQUIRE(start_prog(&r, prog, NULL) > 0, "fork failed");
+    REQUIRE(wait_lines(r.results, "READY", 1, 10), "%s never became ready", prog);
     REQUIRE(capture(&r, 0) == 0, "sls_capture: %s", r.err);
     REQUIRE(build_segments(&r) == 0, "cannot read the image");
     REQUIRE(restore(&r, 0) == 1, "first restore: %s", r.err);
@@ -474,6 +476,16 @@ TEST_CASE(restoring_twice_while_the_original_runs_gives_independent_copies)
     EXPECT(wait_gone(a, 5) && wait_gone(b, 5), "a copy did not exit after its verdict");
 out:
     teardown(&r);
+}
+
+TEST_CASE(restoring_twice_while_the_original_runs_gives_independent_copies)
+{
+    restore_twice_while_running(case_why, "rst_counter");
+}
+
+TEST_CASE(threaded_process_restored_twice_while_running_gets_new_tids_and_joins)
+{
+    restore_twice_while_running(case_why, "rst_threads");
 }
 
 /* A process whose stdin and stderr are a terminal (its controlling tty, in its own session) comes
@@ -656,6 +668,7 @@ int main(int argc, char **argv)
     MAYBE(parent_and_two_children_with_pipes_restore_as_a_tree);
     MAYBE(detached_restore_puts_terminal_stdio_on_dev_null);
     MAYBE(restoring_twice_while_the_original_runs_gives_independent_copies);
+    MAYBE(threaded_process_restored_twice_while_running_gets_new_tids_and_joins);
     MAYBE(missing_page_file_fails_and_leaves_nothing);
     MAYBE(corrupt_image_byte_fails_the_checksum_and_leaves_nothing);
     MAYBE(changed_file_refuses_without_force);
