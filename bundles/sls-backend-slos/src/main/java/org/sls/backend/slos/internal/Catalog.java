@@ -131,7 +131,7 @@ record Catalog(long generation, Map<Long, List<EpochEntry>> partitions, long blo
         }
         int version = in.readInt();
         if (version > Layout.FORMAT_VERSION) {
-            throw new IOException("catalog written by newer format version " + version);
+            throw new IOException("catalog " + Layout.NEWER_VERSION + " " + version);
         }
         long generation = in.readLong();
         int partitionCount = in.readInt();

@@ -23,6 +23,8 @@ import java.util.zip.CRC32C;
 final class Layout {
 
     static final int FORMAT_VERSION = 1;
+    /** How every decoder names a structure written by a newer format version (which opening refuses). */
+    static final String NEWER_VERSION = "written by newer format version";
     static final int BLOCK = 4096;
     static final long HEADER_OFFSET = 0;
     static final long[] SLOT_OFFSETS = {4096, 8192};
@@ -152,7 +154,7 @@ final class Layout {
             return new SlotCheck(null, "belongs to another store");
         }
         if (s.version() > FORMAT_VERSION) {
-            return new SlotCheck(null, "written by newer format version " + s.version());
+            return new SlotCheck(null, NEWER_VERSION + " " + s.version());
         }
         return new SlotCheck(s, null);
     }

@@ -110,7 +110,7 @@ final class RecordCodec {
         }
         int version = in.readInt();
         if (version > Layout.FORMAT_VERSION) {
-            throw new IOException("epoch record of newer format version " + version);
+            throw new IOException("epoch record " + Layout.NEWER_VERSION + " " + version);
         }
         long oid = in.readLong();
         long epoch = in.readLong();

@@ -159,10 +159,17 @@ final class Store implements SlosStore, AutoCloseable {
         }
     }
 
+    /**
+     * A raw device is taken over only when its first MiB is all zeros: every common signature (file
+     * systems including btrfs at 64 KiB, LVM, swap, partition tables, ZFS labels) lies in there.
+     * Prepare one with {@code dd if=/dev/zero of=DEVICE bs=1M count=1}.
+     */
     private static boolean firstBytesAllZero(Path device) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate((int) Layout.PAYLOAD_START);
+        ByteBuffer b = ByteBuffer.allocate(1 << 20);
         try (FileChannel ch = FileChannel.open(device, StandardOpenOption.READ)) {
-            ch.read(b, 0);
+            while (b.hasRemaining() && ch.read(b, b.position()) > 0) {
+                // read the whole first MiB (or the whole device if smaller)
+            }
         }
         for (int i = 0; i < b.position(); i++) {
             if (b.get(i) != 0) {
@@ -238,6 +245,13 @@ final class Store implements SlosStore, AutoCloseable {
         for (SlotState st : slots) {
             if (st.catalog() != null && (best == null || st.slot().generation() > best.slot().generation())) {
                 best = st;
+            }
+        }
+        for (SlotState st : slots) {
+            // A newer bundle wrote here: falling back to the other slot would overwrite its work.
+            if (st.problem() != null && st.problem().contains(Layout.NEWER_VERSION)) {
+                throw new SlsException("SLOS store " + path + ": metadata slot " + st.index() + " " + st.problem()
+                        + ", newer than the supported version " + Layout.FORMAT_VERSION + "; refusing to open it");
             }
         }
         if (best == null) {

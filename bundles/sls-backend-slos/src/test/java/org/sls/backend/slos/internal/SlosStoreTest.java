@@ -286,6 +286,29 @@ class SlosStoreTest {
     }
 
     @Test
+    void aMetadataSlotOfANewerFormatVersionIsRefusedRatherThanOverwritten() throws IOException {
+        long storeId;
+        try (Store s = open(64 * MIB, 16)) {
+            commit(s::beginEpoch, 1, 1, -1, List.of(proc(100, 0x400000, 2, 1)));
+        }
+        ByteBuffer head = ByteBuffer.allocate(Layout.BLOCK);
+        try (FileChannel ch = FileChannel.open(storePath(), StandardOpenOption.READ)) {
+            ch.read(head, 0);
+        }
+        storeId = ((Layout.HeaderOk) Layout.decodeHeader(head)).header().storeId();
+        ByteBuffer slot = Layout.encodeSlot(new Layout.Slot(Layout.FORMAT_VERSION + 1, Layout.COMMIT_FLAG, storeId,
+                99, 64 * MIB, Layout.PAYLOAD_START, 10, 0));
+        try (FileChannel ch = FileChannel.open(storePath(), StandardOpenOption.WRITE)) {
+            ch.write(slot, Layout.SLOT_OFFSETS[0]);
+        }
+        byte[] before = Files.readAllBytes(storePath());
+        SlsException e = assertThrows(SlsException.class, () -> open(64 * MIB, 16));
+        assertTrue(e.getMessage().contains("metadata slot 0") && e.getMessage().contains("newer format version 2"),
+                e.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(storePath()));
+    }
+
+    @Test
     void aStoreCannotBeOpenedTwice() {
         try (Store s = open(64 * MIB, 16)) {
             SlsException e = assertThrows(SlsException.class, () -> open(64 * MIB, 16));
