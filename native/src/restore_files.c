@@ -12,15 +12,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "restore.h"
+
+#ifndef TFD_IOC_SET_TICKS
+#define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)
+#endif
 
 /* The target's pidfd of the engine lives above every fd number the image uses. */
 static int ensure_engine_pidfd(struct rst_ctx *c, struct rst_proc *p)
@@ -264,6 +271,38 @@ static int open_fd_object(struct rst_ctx *c, struct rst_proc *p, const struct rs
             r = rst_fail(c, errno, "pid %d fd %d: signalfd failed: %s", p->proc->pid, f->fd, strerror(errno));
         break;
     }
+    case SLS_FD_EPOLL:
+        /* Made empty here; its watches are added in the target once every fd exists (add_epoll_watches). */
+        fd = epoll_create1(EPOLL_CLOEXEC);
+        if (fd < 0)
+            r = rst_fail(c, errno, "pid %d fd %d: epoll_create1 failed: %s", p->proc->pid, f->fd, strerror(errno));
+        break;
+    case SLS_FD_TIMERFD: {
+        struct sls_img_fd_timerfd t;
+        if (f->extra_len < sizeof(t)) {
+            r = rst_fail(c, EINVAL, "pid %d fd %d: timerfd entry without its timer", p->proc->pid, f->fd);
+            break;
+        }
+        memcpy(&t, rf->extra, sizeof(t));
+        fd = timerfd_create(t.clockid, TFD_CLOEXEC | (f->file_flags & O_NONBLOCK ? TFD_NONBLOCK : 0));
+        if (fd < 0) {
+            r = rst_fail(c, errno, "pid %d fd %d: timerfd_create(%d) failed: %s", p->proc->pid, f->fd, t.clockid,
+                         strerror(errno));
+            break;
+        }
+        /* fdinfo shows the time left, so the timer is re-armed relative to now. */
+        struct itimerspec its = { .it_interval = { (time_t)t.interval_sec, (long)t.interval_nsec },
+                                  .it_value = { (time_t)t.value_sec, (long)t.value_nsec } };
+        if ((t.value_sec || t.value_nsec) && timerfd_settime(fd, 0, &its, NULL) < 0) {
+            r = rst_fail(c, errno, "pid %d fd %d: timerfd_settime failed: %s", p->proc->pid, f->fd, strerror(errno));
+            break;
+        }
+        uint64_t ticks = t.ticks;
+        if (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks) < 0)
+            r = rst_fail(c, errno, "pid %d fd %d: putting back %llu timerfd expirations failed: %s", p->proc->pid,
+                         f->fd, (unsigned long long)ticks, strerror(errno));
+        break;
+    }
     case SLS_FD_MEMFD: {
         const char *nm = path;
         if (!strncmp(nm, "/memfd:", 7))
@@ -322,6 +361,33 @@ int rst_check_files(struct rst_ctx *c, struct rst_proc *p)
     return 0;
 }
 
+/* Epoll watches refer to fds by number in the owning process: added there, after every fd exists. */
+static int add_epoll_watches(struct rst_ctx *c, struct rst_proc *p)
+{
+    int r;
+    for (int i = 0; i < p->nfds; i++) {
+        const struct sls_img_fd *f = p->fds[i].f;
+        if (f->type != SLS_FD_EPOLL)
+            continue;
+        size_t n = f->extra_len / sizeof(struct sls_img_fd_epoll_target);
+        for (size_t k = 0; k < n; k++) {
+            struct sls_img_fd_epoll_target t;
+            memcpy(&t, p->fds[i].extra + k * sizeof(t), sizeof(t));
+            struct epoll_event ev = { .events = t.events, .data.u64 = t.data };
+            if ((r = rst_write_remote(c, p, rst_scratch(p), &ev, sizeof(ev))))
+                return r;
+            long a[6] = { f->fd, EPOLL_CTL_ADD, t.tfd, (long)rst_scratch(p), 0, 0 };
+            long v;
+            if ((r = rst_inject(c, p, p->new_pid, SYS_epoll_ctl, a, &v)))
+                return r;
+            if (v < 0)
+                return rst_fail(c, (int)-v, "pid %d: re-adding fd %d to epoll fd %d failed: %s", p->proc->pid, t.tfd,
+                                f->fd, strerror((int)-v));
+        }
+    }
+    return 0;
+}
+
 int rst_restore_files(struct rst_ctx *c, struct rst_proc *p)
 {
     int r;
@@ -349,6 +415,8 @@ int rst_restore_files(struct rst_ctx *c, struct rst_proc *p)
                 return r;
         }
     }
+    if ((r = add_epoll_watches(c, p)))
+        return r;
     if (p->engine_pidfd_in_target >= 0) {
         long a[6] = { p->engine_pidfd_in_target, 0, 0, 0, 0, 0 };
         if ((r = rst_inject_ok(c, p, p->new_pid, SYS_close, a, NULL, "close of the engine pidfd")))
