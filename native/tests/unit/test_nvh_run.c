@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,34 @@ static void *busy_fn(void *arg)
 	return (void *)(uintptr_t)(busy_result && close_busy && run_busy ? 1 : 0);
 }
 
+static __attribute__((noinline)) uint64_t overflow(volatile char *prev, uint64_t depth)
+{
+	volatile char frame[1024];
+	frame[0] = (char)depth;
+	frame[1023] = prev ? prev[0] : 0;
+	return depth > (1u << 20) ? (uint64_t)frame[0] : overflow(frame, depth + 1) + (uint64_t)frame[1023];
+}
+
+/* Exits 71 when the fault is in the persistent stack's guard page, 72 elsewhere. */
+static void on_overflow_fault(int sig, siginfo_t *info, void *uc)
+{
+	(void)sig, (void)uc;
+	const struct nvh_heap_header *heap = nvh_base();
+	uint64_t addr = (uint64_t)(uintptr_t)info->si_addr, guard = heap->run.stack_lo;
+	_exit(addr >= guard && addr < guard + 4096 ? 71 : 72);
+}
+
+static void *overflow_fn(void *arg)
+{
+	(void)arg;
+	static char altstack[64 << 10];
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof altstack };
+	struct sigaction sa = { .sa_sigaction = on_overflow_fault, .sa_flags = SA_SIGINFO | SA_ONSTACK };
+	if (sigaltstack(&ss, NULL) < 0 || sigaction(SIGSEGV, &sa, NULL) < 0)
+		return NULL;
+	return (void *)(uintptr_t)overflow(NULL, 0);
+}
+
 static void *address_fn(void *arg)
 {
 	(void)arg;
@@ -157,6 +186,7 @@ static int child_main(const char *role, const char *heap, const char *arg)
 	}
 	void *(*fn)(void *) = strcmp(role, "recurse") == 0 ? recurse_fn
 			      : strcmp(role, "busy") == 0  ? busy_fn
+			      : strcmp(role, "overflow") == 0 ? overflow_fn
 							   : address_fn;
 	void *ret = NULL;
 	if (nvh_run(fn, st, &ret) < 0) {
@@ -306,6 +336,15 @@ static void program_runs_without_randomization_at_a_stable_address(void)
 	PASS();
 }
 
+static void persistent_stack_overflow_hits_the_guard_page(void)
+{
+	struct child c;
+	run_role(&c, "overflow", heap_path("overflow"), NULL, 0, 0);
+	CHECK(c.status == 71, "a runaway recursion on the persistent stack ended with status %d, not a fault "
+	      "in the guard page (71): %s", c.status, c.out);
+	PASS();
+}
+
 static void crash_then_resume(const char *hp, struct child *crashed)
 {
 	run_role(crashed, "recurse", hp, "2", 0, 0);
@@ -384,6 +423,7 @@ int main(int argc, char **argv)
 	resumed_thread_keeps_canary_tls_addresses_and_fp_control();
 	checkpoint_close_and_run_from_elsewhere_are_busy_during_a_run();
 	program_runs_without_randomization_at_a_stable_address();
+	persistent_stack_overflow_hits_the_guard_page();
 	resume_is_refused_when_the_code_changed();
 	resume_is_refused_when_libraries_moved();
 	run_is_refused_when_randomization_stays_on();
