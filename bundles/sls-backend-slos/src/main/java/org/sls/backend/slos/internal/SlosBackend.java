@@ -112,6 +112,7 @@ public final class SlosBackend implements CheckpointBackend, SlosStore {
         store.deletePartition(oid);
     }
 
+    /** Checks records and every page extent against their CRC32C, without building images. */
     @Override
     public List<String> verify(long oid) {
         return store.verify(oid);
