@@ -9,6 +9,7 @@
  *   small               address of a 16-page region, touched at start, never written later
  *   mmap N              maps N fresh anonymous pages (untouched), answers the address
  *   write ADDR N        adds 1 to the first 8 bytes of N pages from ADDR
+ *   unwrite ADDR N      subtracts 1 again (puts back the contents "write" changed)
  *   writeevery ADDR N K adds 1 to every K-th page of N pages (a benchmark's dirty fraction)
  *   mremap ADDR N       moves the N-page mapping at ADDR elsewhere, answers the new address
  *   dontneed ADDR N     MADV_DONTNEED on N pages
@@ -105,6 +106,12 @@ int main(int argc, char **argv)
             for (uint64_t i = 0; i < b; i += step) {
                 p = (volatile uint64_t *)(uintptr_t)(a + i * PAGE);
                 *p += 1;
+            }
+            reply("ok", 0);
+        } else if (!strcmp(op, "unwrite")) {
+            for (uint64_t i = 0; i < b; i++) {
+                p = (volatile uint64_t *)(uintptr_t)(a + i * PAGE);
+                *p -= 1;
             }
             reply("ok", 0);
         } else if (!strcmp(op, "mremap")) {

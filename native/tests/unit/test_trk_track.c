@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -573,6 +574,54 @@ out:
     stop_target(&t);
 }
 
+/* DIGEST pre-copy: the hash behind a page must be that of the bytes the capture copied, not of the
+ * bytes the collect saw. Here a page changes between the running collect and its copy, then changes
+ * back: its contents equal what the collect hashed, but not what the epoch holds — the frozen collect
+ * must report it, which only sls_track_note_copied makes possible. */
+TEST_CASE(digest_precopy_reports_a_page_whose_copy_is_not_what_was_hashed)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    int frozen = 0;
+    uint64_t big, idx[64];
+    static unsigned char copy[PAGE];
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, &big, "big");
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], SLS_TRACK_DIGEST, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    uint64_t page = big + 42 * PAGE;
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)page);
+    REQUIRE(sls_track_collect(tr, &d, SLS_TRACK_COLLECT_RUNNING, err, sizeof(err)) == 0,
+            "running collect: %s", err);
+    size_t n = pages_in(&d.dirty, big, big + BIG_PAGES * PAGE, idx, 64);
+    REQUIRE(n == 1 && idx[0] == 42, "running collect: %zu dirty pages, want page 42", n);
+    /* the process writes the page again before the capture copies it ... */
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)page);
+    struct iovec local = { copy, PAGE }, remote = { (void *)(uintptr_t)page, PAGE };
+    REQUIRE(process_vm_readv(t.pid, &local, 1, &remote, 1, 0) == (ssize_t)PAGE, "copy: %s",
+            strerror(errno));
+    sls_track_note_copied(tr, page, copy, PAGE);
+    /* ... and puts it back as the collect saw it */
+    CMD(&t, NULL, "unwrite %llx 1", (unsigned long long)page);
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "frozen collect: %s", err);
+    n = pages_in(&d.dirty, big, big + BIG_PAGES * PAGE, idx, 64);
+    EXPECT(n == 1 && idx[0] == 42, "frozen collect: %zu dirty pages, want page 42 (the copy is stale)", n);
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    stop_target(&t);
+}
+
 /* The engine dies while holding the tracker (SIGKILL mid-collect): the target runs on, writes work,
  * nothing of the tracking stays (no registered VMA, no uffd in the target). */
 TEST_CASE(killed_engine_leaves_target_running_and_nothing_write_protected)
@@ -682,6 +731,7 @@ int main(void)
     RUN(digest_reports_regions_grown_in_place_including_a_swallowed_neighbour);
     RUN(softdirty_works_where_present_and_is_refused_with_the_reason_elsewhere);
     RUN(uffd_collect_while_running_loses_no_write);
+    RUN(digest_precopy_reports_a_page_whose_copy_is_not_what_was_hashed);
     RUN(killed_engine_leaves_target_running_and_nothing_write_protected);
     RUN(forget_makes_the_next_collect_report_everything_whole);
     return TEST_EXIT();
