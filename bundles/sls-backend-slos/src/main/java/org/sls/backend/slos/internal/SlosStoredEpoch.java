@@ -46,7 +46,7 @@ final class SlosStoredEpoch implements StoredEpoch {
     }
 
     /**
-     * The process's pages as ranges of the store file. With verifyOnRestore (the default) every
+     * The process's pages as ranges of the store file (none for a process this epoch does not hold). With verifyOnRestore (the default) every
      * page's CRC32C is checked first; a mismatch throws naming partition, epoch and process.
      */
     @Override
@@ -56,8 +56,8 @@ final class SlosStoredEpoch implements StoredEpoch {
         }
         StoredProcess p = record.process(pid);
         if (p == null) {
-            throw new SlsException("SLOS store " + store.path() + ": partition " + entry.oid() + " epoch "
-                    + entry.epoch() + " has no process " + pid);
+            // A process that joined the partition after this (parent) epoch: it stored nothing here.
+            return List.of();
         }
         if (store.options().verifyOnRestore() && !verifiedPids.contains(pid)) {
             List<String> damage = store.checkPages(entry.oid(), entry.epoch(), p);

@@ -67,6 +67,7 @@ class SlosStoreTest {
             assertTrue(Epochs.samePages(a.pages(), read(s, 7, 1, 100)));
             assertTrue(Epochs.samePages(b.pages(), read(s, 7, 1, 101)));
             try (StoredEpoch e = s.openEpoch(7, 1)) {
+                assertEquals(List.of(), e.pages(555), "a process the epoch does not hold has no pages in it");
                 ProcessImage p = e.image().processes().get(0);
                 assertEquals(100, p.pid());
                 assertEquals("proc100", p.comm());
