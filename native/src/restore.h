@@ -8,7 +8,7 @@
  *
  * Files: restore.c (entry point, order, rollback), restore_image.c (record parsing, CRC32C),
  * restore_seed.c (seed start, syscall injection), restore_mm.c (mappings, contents, vDSO,
- * PR_SET_MM_MAP), restore_files.c (fds, cwd), restore_signals.c (sigactions, pending signals),
+ * PR_SET_MM_MAP), restore_files.c (fds, cwd), restore_sockets.c (sockets), restore_signals.c (sigactions, pending signals),
  * restore_threads.c (clone3 of threads, per-thread kernel state, registers, detach).
  *
  * All state of one restore lives in struct rst_ctx (no static mutable state: calls may run
@@ -89,6 +89,12 @@ struct rst_shm {
     int fd;
 };
 
+/* Sockets the engine makes once per captured socket inode (both ends of a pair at once). */
+struct rst_sock {
+    uint64_t ino;
+    int fd;
+};
+
 struct rst_file_map {
     const uint8_t *base;
     size_t len;
@@ -111,6 +117,8 @@ struct rst_ctx {
     int npipes;
     struct rst_shm *shms;
     int nshms;
+    struct rst_sock *socks;
+    int nsocks;
     char *err;
     size_t errlen;
     int failed;                         /* the first error is kept, later ones are consequences */
@@ -154,6 +162,10 @@ int rst_restore_fs_state(struct rst_ctx *c, struct rst_proc *p);
 int rst_pull_fd(struct rst_ctx *c, struct rst_proc *p, int engine_fd, long *target_fd);
 int rst_close_seed_fds(struct rst_ctx *c, struct rst_proc *p);
 void rst_close_engine_objects(struct rst_ctx *c);
+
+/* restore_sockets.c */
+int rst_open_socket(struct rst_ctx *c, struct rst_proc *p, const struct rst_fd *rf, int *out);
+void rst_close_sockets(struct rst_ctx *c);
 
 /* restore_signals.c */
 int rst_restore_sigactions(struct rst_ctx *c, struct rst_proc *p);

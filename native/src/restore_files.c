@@ -271,6 +271,11 @@ static int open_fd_object(struct rst_ctx *c, struct rst_proc *p, const struct rs
             r = rst_fail(c, errno, "pid %d fd %d: signalfd failed: %s", p->proc->pid, f->fd, strerror(errno));
         break;
     }
+    case SLS_FD_UNIX:
+    case SLS_FD_TCP:
+    case SLS_FD_UDP:
+        r = rst_open_socket(c, p, rf, &fd);
+        break;
     case SLS_FD_EPOLL:
         /* Made empty here; its watches are added in the target once every fd exists (add_epoll_watches). */
         fd = epoll_create1(EPOLL_CLOEXEC);
@@ -472,6 +477,7 @@ void rst_close_engine_objects(struct rst_ctx *c)
     free(c->pipes);
     c->pipes = NULL;
     c->npipes = 0;
+    rst_close_sockets(c);
     for (int i = 0; i < c->nshms; i++)
         close(c->shms[i].fd);
     free(c->shms);

@@ -397,6 +397,11 @@ TEST_CASE(fifo_eventfd_epoll_timerfd_signalfd_memfd_and_dir_fds_come_back)
     capture_kill_restore_verify(case_why, "rst_fdkinds", "DIR", 0, 0, 1, NULL);
 }
 
+TEST_CASE(tcp_and_unix_listeners_socketpair_and_udp_socket_come_back)
+{
+    capture_kill_restore_verify(case_why, "rst_sockets", "DIR", 0, 0, 1, NULL);
+}
+
 TEST_CASE(log_appends_continue_at_the_right_offset)
 {
     capture_kill_restore_verify(case_why, "rst_applog", "LOG", 0, 0, 1, NULL);
@@ -670,6 +675,7 @@ int main(int argc, char **argv)
     MAYBE(process_blocked_in_pipe_read_keeps_waiting);
     MAYBE(process_in_poll_keeps_polling);
     MAYBE(fifo_eventfd_epoll_timerfd_signalfd_memfd_and_dir_fds_come_back);
+    MAYBE(tcp_and_unix_listeners_socketpair_and_udp_socket_come_back);
     MAYBE(log_appends_continue_at_the_right_offset);
     MAYBE(parent_and_two_children_with_pipes_restore_as_a_tree);
     MAYBE(detached_restore_puts_terminal_stdio_on_dev_null);

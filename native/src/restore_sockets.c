@@ -1,0 +1,179 @@
+/*
+ * restore_sockets.c — sockets as sls_capture records them (fd_socket.c: no queued data, no TCP
+ * connections): unix socket pairs whose two ends are both in the image become one socketpair again;
+ * a unix socket connected to something outside the image is connected anew to the peer's bound
+ * path; listening sockets are bound again (a stale unix socket file of the dead original, refusing
+ * connections, is replaced) and listen; unconnected ones are made and bound; UDP sockets are bound
+ * and connected as they were. One engine socket per captured socket inode, handed to every fd that
+ * held it, like pipes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "restore.h"
+
+static int *sock_slot(struct rst_ctx *c, uint64_t ino)
+{
+    for (int i = 0; i < c->nsocks; i++)
+        if (c->socks[i].ino == ino)
+            return &c->socks[i].fd;
+    return NULL;
+}
+
+static int remember(struct rst_ctx *c, uint64_t ino, int fd)
+{
+    void *g = realloc(c->socks, sizeof(*c->socks) * (size_t)(c->nsocks + 1));
+    if (!g)
+        return rst_fail(c, ENOMEM, "out of memory");
+    c->socks = g;
+    c->socks[c->nsocks++] = (struct rst_sock){ .ino = ino, .fd = fd };
+    return 0;
+}
+
+static int in_image(const struct rst_ctx *c, uint64_t ino)
+{
+    for (int i = 0; i < c->nprocs; i++)
+        for (int j = 0; j < c->procs[i].nfds; j++) {
+            const struct rst_fd *rf = &c->procs[i].fds[j];
+            if (rf->f->type == SLS_FD_UNIX && rf->f->extra_len >= sizeof(struct sls_img_fd_socket)) {
+                struct sls_img_fd_socket so;
+                memcpy(&so, rf->extra, sizeof(so));
+                if (so.ino == ino)
+                    return 1;
+            }
+        }
+    return 0;
+}
+
+/* A unix socket file nobody listens on any more (its owner was killed) may be replaced. */
+static int unlink_stale_unix(const struct sockaddr_un *sun, socklen_t len, int type)
+{
+    if (len <= sizeof(sa_family_t) || sun->sun_path[0] == 0)
+        return 0; /* unbound or abstract: no file */
+    struct stat st;
+    if (stat(sun->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    int probe = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+    if (probe < 0)
+        return 0;
+    int r = connect(probe, (const struct sockaddr *)sun, len);
+    int e = errno;
+    close(probe);
+    if (r < 0 && e == ECONNREFUSED)
+        unlink(sun->sun_path);
+    return 0;
+}
+
+static int make_socket(struct rst_ctx *c, struct rst_proc *p, const struct sls_img_fd *f,
+                       const struct sls_img_fd_socket *so, const uint8_t *addr, const uint8_t *peer, int *out)
+{
+    int s = socket((int)so->family, (int)so->type | SOCK_CLOEXEC, (int)so->protocol);
+    if (s < 0)
+        return rst_fail(c, errno, "pid %d fd %d: socket(%u, %u) failed: %s", p->proc->pid, f->fd, so->family,
+                        so->type, strerror(errno));
+    int r = 0;
+    int bound = so->addr_len > sizeof(sa_family_t);
+    if (bound && so->family != AF_UNIX) {
+        /* An INET address with port 0 was never bound. */
+        const struct sockaddr_in *in = (const void *)addr;
+        bound = in->sin_port != 0;
+    }
+    if (so->family != AF_UNIX) {
+        int one = 1;
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    }
+    if (bound) {
+        if (so->family == AF_UNIX)
+            unlink_stale_unix((const void *)addr, so->addr_len, (int)so->type);
+        if (bind(s, (const struct sockaddr *)addr, so->addr_len) < 0) {
+            r = rst_fail(c, errno, "pid %d fd %d: binding the socket again failed: %s", p->proc->pid, f->fd,
+                         strerror(errno));
+            goto out;
+        }
+    }
+    if (so->state == 10 && listen(s, so->backlog ? (int)so->backlog : 128) < 0) {
+        r = rst_fail(c, errno, "pid %d fd %d: listen failed: %s", p->proc->pid, f->fd, strerror(errno));
+        goto out;
+    }
+    if (so->state == 1 && so->peer_len > sizeof(sa_family_t) &&
+        connect(s, (const struct sockaddr *)peer, so->peer_len) < 0) {
+        r = rst_fail(c, errno, "pid %d fd %d: connecting the socket to its peer again failed: %s", p->proc->pid,
+                     f->fd, strerror(errno));
+        goto out;
+    }
+    if (so->state == 1 && so->peer_len <= sizeof(sa_family_t) && so->type != SOCK_DGRAM) {
+        r = rst_fail(c, ENOTSUP, "pid %d fd %d: unix socket connected to an unnamed peer outside the image "
+                     "cannot be restored", p->proc->pid, f->fd);
+        goto out;
+    }
+out:
+    if (r) {
+        close(s);
+        return r;
+    }
+    *out = s;
+    return 0;
+}
+
+int rst_open_socket(struct rst_ctx *c, struct rst_proc *p, const struct rst_fd *rf, int *out)
+{
+    const struct sls_img_fd *f = rf->f;
+    struct sls_img_fd_socket so;
+    if (f->extra_len < sizeof(so))
+        return rst_fail(c, EINVAL, "pid %d fd %d: socket entry without socket data", p->proc->pid, f->fd);
+    memcpy(&so, rf->extra, sizeof(so));
+    if (sizeof(so) + (uint64_t)so.addr_len + so.peer_len > f->extra_len || so.addr_len > sizeof(struct sockaddr_storage) ||
+        so.peer_len > sizeof(struct sockaddr_storage))
+        return rst_fail(c, EINVAL, "pid %d fd %d: socket addresses run past their entry", p->proc->pid, f->fd);
+    const uint8_t *addr = rf->extra + sizeof(so), *peer = addr + so.addr_len;
+    int *have = sock_slot(c, so.ino);
+    int r;
+    if (!have) {
+        if (so.family == AF_UNIX && so.state == 1 && so.peer_ino && in_image(c, so.peer_ino)) {
+            int sv[2];
+            if (socketpair(AF_UNIX, (int)so.type | SOCK_CLOEXEC, 0, sv) < 0)
+                return rst_fail(c, errno, "pid %d fd %d: socketpair failed: %s", p->proc->pid, f->fd, strerror(errno));
+            if ((r = remember(c, so.ino, sv[0])) || (r = remember(c, so.peer_ino, sv[1]))) {
+                close(sv[0]);
+                close(sv[1]);
+                return r;
+            }
+        } else {
+            int s = -1;
+            if ((r = make_socket(c, p, f, &so, addr, peer, &s)))
+                return r;
+            if ((r = remember(c, so.ino, s))) {
+                close(s);
+                return r;
+            }
+        }
+        have = sock_slot(c, so.ino);
+    }
+    int fd = dup(*have);
+    if (fd < 0)
+        return rst_fail(c, errno, "pid %d fd %d: dup of a socket failed: %s", p->proc->pid, f->fd, strerror(errno));
+    if (fcntl(fd, F_SETFL, (int)(f->file_flags & (O_NONBLOCK | O_ASYNC))) < 0) {
+        int e = errno;
+        close(fd);
+        return rst_fail(c, e, "pid %d fd %d: setting socket flags failed: %s", p->proc->pid, f->fd, strerror(e));
+    }
+    *out = fd;
+    return 0;
+}
+
+void rst_close_sockets(struct rst_ctx *c)
+{
+    for (int i = 0; i < c->nsocks; i++)
+        close(c->socks[i].fd);
+    free(c->socks);
+    c->socks = NULL;
+    c->nsocks = 0;
+}
