@@ -87,6 +87,12 @@ int nvh_checkpoint(void);
  * FN returns normally (no pthread_exit, no longjmp out of it). */
 int nvh_run(void *(*fn)(void *), void *arg, void **result);
 
+/* Forgets the saved context of a persistent run, so that the next nvh_run() starts its
+ * function from the beginning: the way out when nvh_run() refuses to resume (ENOEXEC) after
+ * the program was rebuilt. Takes effect in the files at the next nvh_checkpoint(). No-op
+ * when there is no saved run; EBUSY while a persistent function is running. */
+int nvh_run_abandon(void);
+
 /* The epoch of the heap's current state: the last committed checkpoint (or the one loaded),
  * 1 for a new heap; 0 when no heap is open. */
 uint64_t nvh_epoch(void);

@@ -63,7 +63,14 @@ int nvh_file_inspect(int fd, const char *name, struct nvh_file_header *hdr, char
 		return NVH_FILE_DAMAGED;
 	}
 	if (memcmp(hdr->magic, NVH_FILE_MAGIC, sizeof hdr->magic) != 0) {
-		/* An interrupted first write of this file leaves zeros before the lock word. */
+		/* The first checkpoint into a file starts by writing the cleared lock word into the
+		 * empty file: a crash before its header is written leaves zeros up to it. */
+		static const char zeros[NVH_WRITE_LOCK_OFFSET];
+		if (memcmp(hdr, zeros, sizeof zeros) == 0 && hdr->write_lock == 0) {
+			snprintf(why, whylen, "%s: WRITE_LOCK clear, the first checkpoint into it did not finish",
+				 name);
+			return NVH_FILE_INTERRUPTED;
+		}
 		snprintf(why, whylen, "%s has no nvh header (bad magic)", name);
 		return NVH_FILE_DAMAGED;
 	}

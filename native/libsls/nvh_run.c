@@ -382,3 +382,19 @@ int nvh_run(void *(*fn)(void *), void *arg, void **result)
 		*result = ret;
 	return 0;
 }
+
+int nvh_run_abandon(void)
+{
+	pthread_mutex_lock(&nvh_g.lock);
+	int rc = nvh_require_open("nvh_run_abandon");
+	if (rc == 0 && nvh_g.run_active)
+		rc = nvh_fail(EBUSY, "nvh_run_abandon: a persistent function is running");
+	if (rc == 0) {
+		struct nvh_run_record *run = &nvh_g.heap->run;
+		run->state = NVH_RUN_IDLE;
+		run->has_context = 0;
+		memset(&run->ctx, 0, sizeof run->ctx);
+	}
+	pthread_mutex_unlock(&nvh_g.lock);
+	return rc;
+}

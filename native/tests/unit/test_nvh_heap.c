@@ -259,6 +259,22 @@ static void interrupted_checkpoint_falls_back_to_previous_epoch(void)
 	PASS();
 }
 
+static void interrupted_first_checkpoint_falls_back_to_the_new_heap(void)
+{
+	const char *hp = heap_path("first");
+	CHECK(nvh_open(hp, 64 << 10) && nvh_close() == 0, "create");
+	/* step 1 of the first checkpoint into the empty PATH.0, then a crash */
+	uint64_t zero = 0;
+	CHECK(write_at(file_of(hp, 0), NVH_WRITE_LOCK_OFFSET, &zero, sizeof zero) == 0, "clear lock");
+	CHECK(nvh_open(hp, 0) && nvh_epoch() == 1, "open: epoch %llu", (unsigned long long)nvh_epoch());
+	CHECK(strstr(nvh_last_warning(), "first checkpoint into it did not finish"), "warning is \"%s\"",
+	      nvh_last_warning());
+	CHECK(nvh_checkpoint() == 0 && nvh_close() == 0 && nvh_open(hp, 0) && nvh_epoch() == 2,
+	      "the next checkpoint did not repair it");
+	CHECK(nvh_close() == 0, "close");
+	PASS();
+}
+
 static void no_valid_file_is_refused(void)
 {
 	const char *hp = heap_path("broken");
@@ -406,6 +422,7 @@ int main(void)
 	checkpoints_alternate_between_the_two_files();
 	corrupt_newest_file_falls_back_to_older_with_warning();
 	interrupted_checkpoint_falls_back_to_previous_epoch();
+	interrupted_first_checkpoint_falls_back_to_the_new_heap();
 	no_valid_file_is_refused();
 	unsupported_format_version_is_refused();
 	second_open_is_busy_in_process_and_across_processes();

@@ -365,6 +365,7 @@ static void resume_is_refused_when_the_code_changed(void)
 	run_role(&refused, "recurse", hp, "2", 0, 0);
 	CHECK(refused.status == 4 && strstr(refused.out, "changed since the checkpoint"),
 	      "status %d: %s", refused.status, refused.out);
+	/* the refusal kept the saved run: with the checksum back, it resumes */
 	CHECK(nvh_open(hp, 0), "open: %s", nvh_last_error());
 	heap = nvh_base();
 	heap->run.text[0].text_crc32c = saved;
@@ -372,6 +373,23 @@ static void resume_is_refused_when_the_code_changed(void)
 	run_role(&after, "recurse", hp, "2", 0, 0);
 	CHECK(after.status == 0 && strstr(after.out, "resumes=1"), "the refused run was lost: %d %s", after.status,
 	      after.out);
+	PASS();
+}
+
+static void abandoned_run_starts_again_from_the_beginning(void)
+{
+	const char *hp = heap_path("abandon");
+	struct child crashed, fresh;
+	crash_then_resume(hp, &crashed);
+	CHECK(crashed.status == 42, "status %d: %s", crashed.status, crashed.out);
+	CHECK(nvh_open(hp, 0), "open: %s", nvh_last_error());
+	struct run_state *st = nvh_root_get();
+	st->crash_at_checkpoint = 0;
+	st->checkpoints = 0;
+	CHECK(nvh_run_abandon() == 0 && nvh_checkpoint() == 0 && nvh_close() == 0, "abandon: %s", nvh_last_error());
+	run_role(&fresh, "recurse", hp, "0", 0, 0);
+	CHECK(fresh.status == 0 && strstr(fresh.out, "resumes=0") && strstr(fresh.out, "checkpoints=8"),
+	      "status %d: %s", fresh.status, fresh.out);
 	PASS();
 }
 
@@ -425,6 +443,7 @@ int main(int argc, char **argv)
 	program_runs_without_randomization_at_a_stable_address();
 	persistent_stack_overflow_hits_the_guard_page();
 	resume_is_refused_when_the_code_changed();
+	abandoned_run_starts_again_from_the_beginning();
 	resume_is_refused_when_libraries_moved();
 	run_is_refused_when_randomization_stays_on();
 	if (failures == 0) {
