@@ -104,6 +104,12 @@ int rst_restore_proc_state(struct rst_ctx *c, struct rst_proc *p)
         if ((r = rst_inject_ok(c, p, p->new_pid, SYS_prctl, a, NULL, "prctl(PR_SET_CHILD_SUBREAPER)")))
             return r;
     }
+    {
+        /* The seed inherited the caller's personality; the captured one replaces it. */
+        long a[6] = { (long)pr->personality, 0, 0, 0, 0, 0 };
+        if ((r = rst_inject_ok(c, p, p->new_pid, SYS_personality, a, NULL, "personality")))
+            return r;
+    }
     for (int which = 0; p->itimer && which < 3; which++) {
         const struct sls_img_itimer *it = &p->itimer[which];
         if (!it->value_sec && !it->value_usec)
