@@ -67,7 +67,8 @@ extern __thread int nvh_on_runner;
 /* Address FN's frame returns to; nvh_run rewrites the slot below the stack top with it on resume. */
 void nvh__context_start_return(void);
 
-/* ---- heap header, at the heap's base (part of the payload, so it persists) ---- */
+/* ---- heap header, at the heap's base (part of the payload, so it persists; its layout,
+ * the allocator's blocks and the run record are part of NVH_FORMAT_VERSION) ---- */
 
 #define NVH_HEAP_MAGIC UINT64_C(0x31504145484c534e) /* "NSLHEAP1" */
 #define NVH_TEXT_OBJECTS 2
@@ -88,7 +89,7 @@ struct nvh_run_record {
 	uint32_t has_context;     /* ctx holds a checkpoint of the active run */
 	uint64_t fn;              /* address of the persistent function */
 	uint64_t arg;
-	uint64_t stack_lo;        /* heap block holding [frames | launch area] */
+	uint64_t stack_lo;        /* page-aligned start of [guard page | frames | launch area] */
 	uint64_t stack_size;
 	uint64_t frames_top;      /* FN is entered with rsp here; the launch area starts here */
 	struct nvh_context ctx;
@@ -124,7 +125,6 @@ struct nvh_state {
 	 * guard), 0/0 otherwise */
 	uint64_t guard_lo, guard_len;
 	int run_active;           /* nvh_run is executing a function in this process */
-	pthread_t runner;
 };
 extern struct nvh_state nvh_g;
 /* 0 when the heap is open and belongs to this process; else fails (EBADF, EBUSY) naming FN. */
@@ -166,7 +166,9 @@ struct nvh_range {
 	uint64_t lo, hi;
 };
 /* The checkpoint protocol for one file (the older one): see nvh_checkpoint(). Reads the heap
- * from memory at BASE, writing zeros for the NZEROS ranges ZEROS (ascending, disjoint). */
+ * from memory at BASE, writing zeros for the NZEROS ranges ZEROS (ascending, disjoint).
+ * Test hook: NVH_TEST_CHECKPOINT_PAUSE_US=N sleeps N microseconds after steps 1 and 2, so
+ * that a crash test can land its kills inside the window where WRITE_LOCK is clear. */
 int nvh_file_write_epoch(int fd, const char *name, uint64_t epoch, uint64_t base, uint64_t size,
 			 uint64_t text_base, const struct nvh_range *zeros, int nzeros);
 /* What a checkpoint must not read as heap data: the persistent stack below the caller of
@@ -174,9 +176,8 @@ int nvh_file_write_epoch(int fd, const char *name, uint64_t epoch, uint64_t base
  * (unreadable) and the launch area (the running thread's descriptor, which glibc updates
  * during system calls). Returns the number of ranges (nvh_run.c). */
 int nvh__run_volatile_ranges(struct nvh_range out[2]);
+/* CRC32C of the header fields it covers (all before header_crc32c). */
 uint32_t nvh_file_header_crc(const struct nvh_file_header *hdr);
-/* Test hook: NVH_TEST_CHECKPOINT_PAUSE_US=N sleeps N microseconds after each step of a
- * checkpoint, so that a crash test can land its kills inside the checkpoint window. */
 
 #pragma GCC visibility pop
 

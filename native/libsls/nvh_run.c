@@ -360,10 +360,8 @@ int nvh_run(void *(*fn)(void *), void *arg, void **result)
 	if (rc == 0)
 		rc = pthread_create(&thread, &attr, runner_main, &start);
 	pthread_attr_destroy(&attr);
-	if (rc == 0) {
-		nvh_g.runner = thread;
+	if (rc == 0)
 		pthread_join(thread, &ret);
-	}
 
 	pthread_mutex_lock(&nvh_g.lock);
 	if (nvh_g.guard_len)
