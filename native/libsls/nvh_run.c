@@ -368,7 +368,9 @@ int nvh_run(void *(*fn)(void *), void *arg, void **result)
 		mprotect((void *)(uintptr_t)nvh_g.guard_lo, nvh_g.guard_len, PROT_READ | PROT_WRITE);
 	nvh_g.guard_lo = nvh_g.guard_len = 0;
 	nvh_g.run_active = 0;
-	if (rc == 0) {
+	/* The run is over once FN returned; a run that could not even start is no run; a resume
+	 * that could not start keeps its saved context for the next attempt. */
+	if (rc == 0 || !resume) {
 		run->state = NVH_RUN_IDLE;
 		run->has_context = 0;
 	}
