@@ -65,7 +65,7 @@ static int run(struct rst_ctx *c, const char *image_path, int32_t max_procs)
     c->file_maps = calloc((size_t)(c->nfiles > 0 ? c->nfiles : 1), sizeof(*c->file_maps));
     if (!c->file_maps)
         return rst_fail(c, ENOMEM, "out of memory");
-    /* Parents come before their children in the image (checked by the parser). */
+    /* The parser ordered parents before their children. */
     for (int i = 0; i < c->nprocs; i++) {
         struct rst_proc *p = &c->procs[i];
         if (p->parent < 0)

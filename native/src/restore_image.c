@@ -240,14 +240,46 @@ int rst_parse_image(struct rst_ctx *c, const char *image_path)
     }
     if (c->nprocs == 0)
         return rst_fail(c, EINVAL, "image %s holds no process record", image_path);
-    for (int i = 0; i < c->nprocs; i++) {
+    for (int i = 0; i < c->nprocs; i++)
         for (int j = 0; j < i; j++)
             if (c->procs[j].proc->pid == c->procs[i].proc->pid)
                 return rst_fail(c, EINVAL, "image %s holds two records of pid %d", image_path, c->procs[i].proc->pid);
+    /* Parents before their children (a caller may concatenate records in any order): a stable
+     * selection of every process whose parent is already placed or not in the image. */
+    size_t count = (size_t)(unsigned)c->nprocs;
+    struct rst_proc *ordered = malloc(sizeof(*ordered) * count);
+    char *placed = calloc(count, 1);
+    if (!ordered || !placed) {
+        free(ordered);
+        free(placed);
+        return rst_fail(c, ENOMEM, "out of memory ordering the image");
+    }
+    int n = 0;
+    while (n < c->nprocs) {
+        int progress = 0;
+        for (int i = 0; i < c->nprocs; i++) {
+            if (placed[i])
+                continue;
+            int parent = rst_find_proc(c, c->procs[i].proc->ppid);
+            if (parent >= 0 && parent != i && !placed[parent])
+                continue;
+            ordered[n++] = c->procs[i];
+            placed[i] = 1;
+            progress = 1;
+        }
+        if (!progress) {
+            free(ordered);
+            free(placed);
+            return rst_fail(c, EINVAL, "image %s: the parent links of its processes form a cycle", image_path);
+        }
+    }
+    memcpy(c->procs, ordered, sizeof(*ordered) * count);
+    free(ordered);
+    free(placed);
+    for (int i = 0; i < c->nprocs; i++) {
         c->procs[i].parent = rst_find_proc(c, c->procs[i].proc->ppid);
-        if (c->procs[i].parent >= i)
-            return rst_fail(c, EINVAL, "image %s: pid %d comes before its parent %d", image_path,
-                            c->procs[i].proc->pid, c->procs[i].proc->ppid);
+        if (c->procs[i].parent == i)
+            c->procs[i].parent = -1;
     }
     return 0;
 }

@@ -287,8 +287,30 @@ static void teardown(struct run *r)
 }
 
 /* The common path: start, capture, kill -9, restore, check the PID, SIGUSR2, expect PASS. */
+/* Rewrites the image with its records in reverse order (each record keeps its own checksum). */
+static int reverse_records(const char *image)
+{
+    FILE *f = fopen(image, "r");
+    if (!f)
+        return -1;
+    uint8_t *img = malloc(1 << 24);
+    size_t len = fread(img, 1, 1 << 24, f);
+    fclose(f);
+    size_t offs[64];
+    int n = 0;
+    for (size_t off = 0; off < len && n < 64; off += ((struct sls_img_header *)(img + off))->total_len)
+        offs[n++] = off;
+    f = fopen(image, "w");
+    for (int i = n - 1; i >= 0; i--)
+        fwrite(img + offs[i], 1, ((struct sls_img_header *)(img + offs[i]))->total_len, f);
+    fclose(f);
+    free(img);
+    return n;
+}
+
 static void capture_kill_restore_verify(char *case_why, const char *prog, const char *arg, int32_t cflags,
-                                        int32_t rflags, int expect_procs, const char *syscall_check)
+                                        int32_t rflags, int expect_procs, const char *syscall_check,
+                                        int reverse)
 {
     struct run r;
     REQUIRE(setup(&r) == 0, "mkdtemp failed");
@@ -307,6 +329,8 @@ static void capture_kill_restore_verify(char *case_why, const char *prog, const 
     REQUIRE(rc == 0, "sls_capture: %s", r.err);
     kill_original(&r);
     REQUIRE(build_segments(&r) == 0, "cannot read the image");
+    if (reverse)
+        REQUIRE(reverse_records(r.image) == expect_procs, "cannot reorder the image");
     double t0 = now_s();
     rc = restore(&r, rflags);
     double dt = now_s() - t0;
@@ -359,57 +383,57 @@ out:
 
 TEST_CASE(counter_continues_and_checksum_stays_right)
 {
-    capture_kill_restore_verify(case_why, "rst_counter", NULL, 0, 0, 1, NULL);
+    capture_kill_restore_verify(case_why, "rst_counter", NULL, 0, 0, 1, NULL, 0);
 }
 
 TEST_CASE(mappings_of_every_kind_come_back)
 {
-    capture_kill_restore_verify(case_why, "rst_mmaps", "DIR", 0, 0, 1, NULL);
+    capture_kill_restore_verify(case_why, "rst_mmaps", "DIR", 0, 0, 1, NULL, 0);
 }
 
 TEST_CASE(signal_handlers_masks_pending_and_process_state_come_back)
 {
-    capture_kill_restore_verify(case_why, "rst_signals", "DIR", 0, 0, 1, NULL);
+    capture_kill_restore_verify(case_why, "rst_signals", "DIR", 0, 0, 1, NULL, 0);
 }
 
 TEST_CASE(threads_with_contended_mutex_join_after_restore)
 {
-    capture_kill_restore_verify(case_why, "rst_threads", NULL, 0, 0, 1, NULL);
+    capture_kill_restore_verify(case_why, "rst_threads", NULL, 0, 0, 1, NULL, 0);
 }
 
 TEST_CASE(process_in_nanosleep_sleeps_on)
 {
-    capture_kill_restore_verify(case_why, "rst_sleep", "nanosleep", 0, 0, 1, "230/35");
+    capture_kill_restore_verify(case_why, "rst_sleep", "nanosleep", 0, 0, 1, "230/35", 0);
 }
 
 TEST_CASE(process_blocked_in_pipe_read_keeps_waiting)
 {
-    capture_kill_restore_verify(case_why, "rst_sleep", "read", 0, 0, 1, "0/0");
+    capture_kill_restore_verify(case_why, "rst_sleep", "read", 0, 0, 1, "0/0", 0);
 }
 
 TEST_CASE(process_in_poll_keeps_polling)
 {
-    capture_kill_restore_verify(case_why, "rst_sleep", "poll", 0, 0, 1, "7/271");
+    capture_kill_restore_verify(case_why, "rst_sleep", "poll", 0, 0, 1, "7/271", 0);
 }
 
 TEST_CASE(fifo_eventfd_epoll_timerfd_signalfd_memfd_and_dir_fds_come_back)
 {
-    capture_kill_restore_verify(case_why, "rst_fdkinds", "DIR", 0, 0, 1, NULL);
+    capture_kill_restore_verify(case_why, "rst_fdkinds", "DIR", 0, 0, 1, NULL, 0);
 }
 
 TEST_CASE(tcp_and_unix_listeners_socketpair_and_udp_socket_come_back)
 {
-    capture_kill_restore_verify(case_why, "rst_sockets", "DIR", 0, 0, 1, NULL);
+    capture_kill_restore_verify(case_why, "rst_sockets", "DIR", 0, 0, 1, NULL, 0);
 }
 
 TEST_CASE(log_appends_continue_at_the_right_offset)
 {
-    capture_kill_restore_verify(case_why, "rst_applog", "LOG", 0, 0, 1, NULL);
+    capture_kill_restore_verify(case_why, "rst_applog", "LOG", 0, 0, 1, NULL, 0);
 }
 
 TEST_CASE(parent_and_two_children_with_pipes_restore_as_a_tree)
 {
-    capture_kill_restore_verify(case_why, "rst_family", NULL, SLS_CAPTURE_RECURSIVE, 0, 3, NULL);
+    capture_kill_restore_verify(case_why, "rst_family", NULL, SLS_CAPTURE_RECURSIVE, 0, 3, NULL, 0);
 }
 
 /* A process of an unprivileged user comes back with its user, groups and dumpable flag. */
@@ -500,6 +524,11 @@ TEST_CASE(threaded_process_restored_twice_while_running_gets_new_tids_and_joins)
 
 /* A process whose stdin and stderr are a terminal (its controlling tty, in its own session) comes
  * back detached: those fds are /dev/null and it leads a new session. */
+TEST_CASE(records_in_any_order_restore_parents_before_children)
+{
+    capture_kill_restore_verify(case_why, "rst_family", NULL, SLS_CAPTURE_RECURSIVE, 0, 3, NULL, 1);
+}
+
 TEST_CASE(detached_restore_puts_terminal_stdio_on_dev_null)
 {
     struct run r;
@@ -678,6 +707,7 @@ int main(int argc, char **argv)
     MAYBE(tcp_and_unix_listeners_socketpair_and_udp_socket_come_back);
     MAYBE(log_appends_continue_at_the_right_offset);
     MAYBE(parent_and_two_children_with_pipes_restore_as_a_tree);
+    MAYBE(records_in_any_order_restore_parents_before_children);
     MAYBE(detached_restore_puts_terminal_stdio_on_dev_null);
     MAYBE(restoring_twice_while_the_original_runs_gives_independent_copies);
     MAYBE(threaded_process_restored_twice_while_running_gets_new_tids_and_joins);
