@@ -46,6 +46,17 @@
  *   After a restore:      freeze the restored process, sls_track_open, thaw (its memory is the
  *                         restored epoch, so the next delta is relative to it).
  *
+ * Costs (benchmarks/tracking/run.sh on this 2-core machine, loaded): uffd open (initial protect)
+ * 1.5 ms for 64 MiB, 27-73 ms for 1 GiB; uffd collect 70-130 us for 64 MiB, 1.1-1.8 ms for 1 GiB;
+ * digest collect about 23 ms for 64 MiB and 0.4-0.5 s for 1 GiB (a full read). Closing a uffd
+ * tracker makes the kernel clear its protections (about 30 ms per GiB): close outside a freeze.
+ *
+ * Limits: shared mappings are always whole (other processes write them unseen); uffd tracking
+ * splits transparent huge pages; a registered region shrunk and regrown in place by mremap between
+ * two collects is not seen as changed by uffd/soft-dirty (the regrown pages read as zeros but are not
+ * reported; digest sees it); a process that execs needs a new tracker (this one follows the old
+ * address space).
+ *
  * Threads: sls_track_open injects through the frozen process's main thread, so it must run on the
  * thread that froze it. Collect and close use no ptrace and can run on any thread, frozen or not.
  * Errors: functions return 0 (or a count) or a negative errno code with one line in err.
@@ -117,8 +128,9 @@ pid_t sls_track_pid(const struct sls_tracker *t);
 /*
  * Reports into d (its lists are reset, their memory reused) what changed since the last collect or
  * the open, and makes the current state the new baseline. flags: SLS_TRACK_COLLECT_*.
- * On failure the tracker has forgotten its baseline (as sls_track_forget), so the next successful
- * collect reports everything as whole: no change is ever lost.
+ * When a collect fails part-way the tracker has forgotten its baseline (as sls_track_forget), so the
+ * next successful collect reports everything as whole: no change is ever lost. (A refused call —
+ * no tracker, or RUNNING in soft-dirty mode — changes nothing.)
  */
 int sls_track_collect(struct sls_tracker *t, struct sls_track_delta *d, int flags,
                       char *err, size_t errlen);
