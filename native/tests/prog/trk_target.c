@@ -8,6 +8,7 @@
  *                       page i holds i * 1000 + 1 in its first 8 bytes
  *   small               address of a 16-page region, touched at start, never written later
  *   mmap N              maps N fresh anonymous pages (untouched), answers the address
+ *   mmapshared N        maps N pages of shared anonymous memory, touched, answers the address
  *   write ADDR N        adds 1 to the first 8 bytes of N pages from ADDR
  *   unwrite ADDR N      subtracts 1 again (puts back the contents "write" changed)
  *   writeevery ADDR N K adds 1 to every K-th page of N pages (a benchmark's dirty fraction)
@@ -101,6 +102,16 @@ int main(int argc, char **argv)
                 fail("mmap");
             else
                 reply("ok", (uintptr_t)m);
+        } else if (!strcmp(op, "mmapshared")) {
+            unsigned char *m = mmap(NULL, a * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                                    -1, 0);
+            if (m == MAP_FAILED) {
+                fail("mmap");
+            } else {
+                for (uint64_t i = 0; i < a; i++)
+                    m[i * PAGE] = 1;
+                reply("ok", (uintptr_t)m);
+            }
         } else if (!strcmp(op, "write") || !strcmp(op, "writeevery")) {
             uint64_t step = !strcmp(op, "write") ? 1 : (c ? c : 1);
             for (uint64_t i = 0; i < b; i += step) {

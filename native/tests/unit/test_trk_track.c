@@ -428,6 +428,43 @@ out:
     stop_target(&t);
 }
 
+/* Shared memory is written by other processes without touching this one's page tables: it is never
+ * "unchanged", so every collect reports it whole (untracked), in every mechanism. */
+static void shared_scenario(int mode, char *case_why)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    int frozen = 0;
+    uint64_t shm;
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, &shm, "mmapshared %x", 8);
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], mode, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    for (int round = 0; round < 2; round++) {
+        REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "collect: %s", err);
+        EXPECT(covered_whole(&d, shm, shm + 8 * PAGE, SLS_TRACK_WHOLE_UNTRACKED),
+               "collect %d does not report the shared mapping whole (untracked)", round + 1);
+    }
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    stop_target(&t);
+}
+
+TEST_CASE(shared_mappings_are_reported_whole_at_every_collect)
+{
+    if (sls_track_available(SLS_TRACK_UFFD))
+        shared_scenario(SLS_TRACK_UFFD, case_why);
+    if (!*case_why)
+        shared_scenario(SLS_TRACK_DIGEST, case_why);
+}
+
 /* ---- cases ------------------------------------------------------------------------------------ */
 
 static int probe_says(const char *key)
@@ -732,6 +769,7 @@ int main(void)
     RUN(softdirty_works_where_present_and_is_refused_with_the_reason_elsewhere);
     RUN(uffd_collect_while_running_loses_no_write);
     RUN(digest_precopy_reports_a_page_whose_copy_is_not_what_was_hashed);
+    RUN(shared_mappings_are_reported_whole_at_every_collect);
     RUN(killed_engine_leaves_target_running_and_nothing_write_protected);
     RUN(forget_makes_the_next_collect_report_everything_whole);
     return TEST_EXIT();
