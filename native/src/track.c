@@ -117,14 +117,16 @@ int trk_base_add(struct trk_baseline *b, uint64_t start, uint64_t end, uint64_t 
         b->v = nv;
         b->cap = nc;
     }
-    b->v[b->n++] = (struct trk_region){ start, end, digest };
+    b->v[b->n++] = (struct trk_region){ start, end, digest, NULL };
     return 0;
 }
 
 void trk_base_free(struct trk_baseline *b)
 {
-    for (size_t i = 0; i < b->n; i++)
+    for (size_t i = 0; i < b->n; i++) {
         free(b->v[i].digest);
+        free(b->v[i].present);
+    }
     free(b->v);
     memset(b, 0, sizeof(*b));
 }

@@ -23,10 +23,13 @@ struct trk_vma {
     int special;  /* [vdso], [vvar], [vvar_vclock], [vsyscall]: never tracked, never reported */
 };
 
-/* A region the previous collect watched; digest holds one hash per page in DIGEST mode. */
+/* A region the previous collect watched. DIGEST: digest holds one hash per page. SOFTDIRTY:
+ * present is a bitmap of the pages that existed (present or swapped), so a page discarded since
+ * (MADV_DONTNEED clears the pte, and with it the soft-dirty bit) is still reported. */
 struct trk_region {
     uint64_t start, end;
     uint64_t *digest;
+    uint64_t *present;
 };
 
 struct trk_baseline {

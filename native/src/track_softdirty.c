@@ -6,6 +6,10 @@
  * entry says the page was written since. New VMAs carry VM_SOFTDIRTY, so all their pages read as
  * soft-dirty until the next clear — the frame reports them whole anyway.
  *
+ * Discarding a page (MADV_DONTNEED) clears its pte and with it the soft-dirty bit, so the tracker
+ * also keeps which pages existed at the last collect: a page that existed then and not now is
+ * reported (it now reads as zeros).
+ *
  * A collect reads the bits of every VMA, then clears them: two steps, so the target must be frozen
  * (a write between them would be lost); the frame refuses SLS_TRACK_COLLECT_RUNNING for this mode.
  */
@@ -49,32 +53,40 @@ int trk_softdirty_open(struct sls_tracker *t, char *err, size_t errlen)
     return 0; /* the open's first collect clears the bits */
 }
 
+static int bit(const uint64_t *bm, size_t i)
+{
+    return (int)((bm[i / 64] >> (i % 64)) & 1);
+}
+
 int trk_softdirty_vma(struct trk_collect *c, const struct trk_vma *v)
 {
     struct sls_tracker *t = c->t;
+    const struct trk_region *anchor = trk_anchor(&t->base, v);
     struct trk_watch w;
-    int rc = trk_report_begin(c, v, trk_anchor(&t->base, v), &w);
-    uint64_t *pm = NULL;
-    if (!rc && w.lo < w.hi) {
-        pm = malloc(CHUNK_PAGES * sizeof(*pm));
-        if (!pm)
-            rc = sls_errf(c->err, c->errlen, ENOMEM, "pid %d: out of memory", t->pid);
-    }
-    for (uint64_t at = w.lo; !rc && at < w.hi;) {
-        size_t n = (w.hi - at) / TRK_PAGE;
+    int rc = trk_report_begin(c, v, anchor, &w);
+    size_t npages = (v->end - v->start) / TRK_PAGE;
+    uint64_t *present = calloc((npages + 63) / 64, sizeof(uint64_t));
+    uint64_t *pm = malloc(CHUNK_PAGES * sizeof(*pm));
+    if (!rc && (!present || !pm))
+        rc = sls_errf(c->err, c->errlen, ENOMEM, "pid %d: out of memory", t->pid);
+    /* the whole VMA is read (not only the watched part): the next collect needs to know which of
+     * its pages exist now */
+    for (uint64_t at = v->start; !rc && at < v->end;) {
+        size_t n = (v->end - at) / TRK_PAGE;
         if (n > CHUNK_PAGES)
             n = CHUNK_PAGES;
         rc = trk_pagemap_read(t, at, n, pm, c->err, c->errlen);
-        for (size_t i = 0; !rc && i < n;) {
-            if (!(pm[i] & SLS_PM_SOFTDIRTY)) {
-                i++;
-                continue;
-            }
-            size_t j = i + 1;
-            while (j < n && (pm[j] & SLS_PM_SOFTDIRTY))
-                j++;
-            rc = trk_report_dirty(c, &w, at + i * TRK_PAGE, at + j * TRK_PAGE);
-            i = j;
+        for (size_t i = 0; !rc && i < n; i++) {
+            uint64_t a = at + i * TRK_PAGE;
+            size_t idx = (a - v->start) / TRK_PAGE;
+            int now = (pm[i] & (SLS_PM_PRESENT | SLS_PM_SWAPPED)) != 0;
+            if (now)
+                present[idx / 64] |= 1ull << (idx % 64);
+            if (a < w.lo || a >= w.hi)
+                continue; /* reported whole already */
+            int was = anchor->present && bit(anchor->present, (a - anchor->start) / TRK_PAGE);
+            if ((pm[i] & SLS_PM_SOFTDIRTY) || (was && !now))
+                rc = trk_report_dirty(c, &w, a, a + TRK_PAGE);
         }
         at += n * TRK_PAGE;
     }
@@ -83,7 +95,12 @@ int trk_softdirty_vma(struct trk_collect *c, const struct trk_vma *v)
         rc = trk_report_end(c, v, &w);
     if (!rc && trk_base_add(&c->next, v->start, v->end, NULL))
         rc = sls_errf(c->err, c->errlen, ENOMEM, "pid %d: out of memory", t->pid);
-    return rc;
+    if (rc) {
+        free(present);
+        return rc;
+    }
+    c->next.v[c->next.n - 1].present = present;
+    return 0;
 }
 
 int trk_softdirty_finish(struct trk_collect *c)
