@@ -21,6 +21,9 @@
  *   sum ADDR N          sum of the first 8 bytes of N pages (a self-check of the contents)
  *   spin ADDR N         writes the N pages round-robin until the next command arrives, answers
  *                       the number of writes (used to race a collect against running writes)
+ *   forkcheck ADDR N    forks a child that writes N pages from ADDR, checks them and that none of its
+ *                       VMAs is registered for userfaultfd write-protect ("uw" in smaps); answers
+ *                       the child's exit status (0: all good, 1: bad contents, 2: registered VMA)
  *   exit                exits 0
  * Numbers are hexadecimal.
  */
@@ -32,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PAGE 4096ul
@@ -182,6 +186,32 @@ int main(int argc, char **argv)
                     break;
             }
             reply("ok", writes);
+        } else if (!strcmp(op, "forkcheck")) {
+            pid_t child = fork();
+            if (child == 0) {
+                uint64_t before = 0, after = 0;
+                for (uint64_t i = 0; i < b; i++) {
+                    p = (volatile uint64_t *)(uintptr_t)(a + i * PAGE);
+                    before += *p;
+                    *p += 1;
+                    after += *p;
+                }
+                if (after != before + b)
+                    _exit(1);
+                int fd = open("/proc/self/smaps", O_RDONLY);
+                static char smaps[1 << 20];
+                ssize_t n = fd >= 0 ? read(fd, smaps, sizeof(smaps) - 1) : -1, r;
+                while (n > 0 && (size_t)n < sizeof(smaps) - 1 &&
+                       (r = read(fd, smaps + n, sizeof(smaps) - 1 - (size_t)n)) > 0)
+                    n += r;
+                smaps[n > 0 ? n : 0] = 0;
+                _exit(strstr(smaps, "VmFlags:") == NULL ? 3 : strstr(smaps, " uw") ? 2 : 0);
+            }
+            int st = 0;
+            if (child < 0 || waitpid(child, &st, 0) != child)
+                fail("fork");
+            else
+                reply("ok", WIFEXITED(st) ? (uint64_t)WEXITSTATUS(st) : 128 + (uint64_t)WTERMSIG(st));
         } else if (!strcmp(op, "exit")) {
             return 0;
         } else {

@@ -659,6 +659,44 @@ out:
     stop_target(&t);
 }
 
+/* A tracked process forks: the child inherits none of the tracking (its writes are its own, no VMA
+ * of it is registered), and the parent's tracking goes on. */
+TEST_CASE(uffd_tracking_is_not_inherited_by_a_forked_child)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    int frozen = 0;
+    uint64_t big, status, idx[64];
+    REQUIRE(sls_track_available(SLS_TRACK_UFFD), "uffd write-protect tracking unavailable here");
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, &big, "big");
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], SLS_TRACK_UFFD, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    CMD(&t, &status, "forkcheck %llx %x", (unsigned long long)big, 512);
+    EXPECT(status == 0, "forked child exit status %llu (1: bad contents, 2: a VMA registered)",
+           (unsigned long long)status);
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)(big + 9 * PAGE));
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "collect: %s", err);
+    size_t n = pages_in(&d.dirty, big, big + BIG_PAGES * PAGE, idx, 64);
+    /* fork write-protects the parent's private pages for copy-on-write; that is not a write */
+    EXPECT(n == 1 && idx[0] == 9, "parent after fork: %zu dirty pages, want page 9 only (first %llu)", n,
+           (unsigned long long)(n ? idx[0] : 0));
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    stop_target(&t);
+}
+
 /* The engine dies while holding the tracker (SIGKILL mid-collect): the target runs on, writes work,
  * nothing of the tracking stays (no registered VMA, no uffd in the target). */
 TEST_CASE(killed_engine_leaves_target_running_and_nothing_write_protected)
@@ -770,6 +808,7 @@ int main(void)
     RUN(uffd_collect_while_running_loses_no_write);
     RUN(digest_precopy_reports_a_page_whose_copy_is_not_what_was_hashed);
     RUN(shared_mappings_are_reported_whole_at_every_collect);
+    RUN(uffd_tracking_is_not_inherited_by_a_forked_child);
     RUN(killed_engine_leaves_target_running_and_nothing_write_protected);
     RUN(forget_makes_the_next_collect_report_everything_whole);
     return TEST_EXIT();
