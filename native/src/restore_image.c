@@ -163,8 +163,9 @@ static int index_record(struct rst_ctx *c, struct rst_proc *p, const uint8_t *re
             NEED(sizeof(struct sls_img_vma), "VMA");
             const struct sls_img_vma *v = (const void *)pl;
             NEED(sizeof(*v) + (uint64_t)v->path_len, "VMA");
-            if (v->start >= v->end || (v->start | v->end) & 4095)
-                return rst_fail(c, EINVAL, "image record of pid %d: bad VMA range %#llx-%#llx", h->pid,
+            if (v->start >= v->end || (v->start | v->end) & 4095 ||
+                (p->nvmas && p->vmas[p->nvmas - 1].v->end > v->start))
+                return rst_fail(c, EINVAL, "image record of pid %d: bad or unordered VMA range %#llx-%#llx", h->pid,
                                 (unsigned long long)v->start, (unsigned long long)v->end);
             GROW(p->vmas, p->nvmas);
             p->vmas[p->nvmas++] = (struct rst_vma){ .v = v, .path = (const char *)(pl + sizeof(*v)) };

@@ -419,14 +419,22 @@ static int map_file(struct rst_ctx *c, int32_t idx, const struct rst_file_map **
     return 0;
 }
 
-/* Is [addr, addr+len) inside mappings whose contents come from segments? */
+/* Is [addr, addr+len) inside mappings whose contents come from segments? VMAs are sorted (the
+ * image lists them ascending), so the first candidate is found by binary search: delta restores
+ * can bring hundreds of thousands of single-page segments. */
 static int segment_target_ok(const struct rst_proc *p, uint64_t addr, uint64_t len)
 {
+    int lo = 0, hi = p->nvmas;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (p->vmas[mid].v->end <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     uint64_t at = addr, end = addr + len;
-    for (int i = 0; i < p->nvmas && at < end; i++) {
+    for (int i = lo; i < p->nvmas && at < end; i++) {
         const struct sls_img_vma *v = p->vmas[i].v;
-        if (v->end <= at)
-            continue;
         if (v->start > at || is_special(v->kind) || (is_file_backed(v) && (v->flags & SLS_VMA_SHARED)))
             return 0;
         at = v->end;
