@@ -2,9 +2,10 @@
  * restore_seed.c — starting and holding the seed processes, and the syscall injection the whole
  * restorer is built on.
  *
- * A root seed (one whose parent is not in the image) is started by a double fork so that it is not
- * a child of the caller (the Karaf JVM): the engine forks an intermediate, which clone3()s the seed
- * with set_tid = the captured PID (falling back to any PID when it is taken) and exits. The seed
+ * A root seed (one whose parent is not in the image) is started through a launcher so that it is not
+ * a child of the caller (the Karaf JVM): the engine posix_spawns `sls-seed launch` (vfork-cheap, no
+ * fork of a large JVM), which clone3()s the seed with set_tid = the captured PID (falling back to any
+ * PID when it is taken), reports it and exits. The seed
  * waits on a pipe until the engine has PTRACE_SEIZEd it (root may seize any process), then execs
  * build/sls-seed. The engine follows it to the exec event and one step further, to execve's
  * syscall-exit stop: injecting earlier makes the first call "return" -ENOSYS (DESIGN.md §3). The seed
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,40 +66,6 @@ int rst_wait_stop(struct rst_ctx *c, pid_t tid, int *status)
     return 0;
 }
 
-/* Runs the intermediate of the double fork: only raw syscalls (the caller may be multithreaded). */
-static __attribute__((noreturn)) void intermediate(pid_t want, int go_rd, int rep_wr, const char *seed)
-{
-    pid_t set_tid[1] = { want };
-    struct clone_args ca;
-    memset(&ca, 0, sizeof(ca));
-    ca.exit_signal = SIGCHLD;
-    ca.set_tid = (uint64_t)(uintptr_t)set_tid;
-    ca.set_tid_size = 1;
-    long r = syscall(SYS_clone3, &ca, sizeof(ca));
-    int settid_errno = 0;
-    if (r < 0) {
-        settid_errno = errno;
-        ca.set_tid = 0;
-        ca.set_tid_size = 0;
-        r = syscall(SYS_clone3, &ca, sizeof(ca));
-    }
-    if (r == 0) {
-        /* The seed: wait until the engine has seized us, then become sls-seed with no inherited fds. */
-        char go;
-        while (read(go_rd, &go, 1) < 0 && errno == EINTR)
-            ;
-        syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-        char *argv[] = { (char *)"sls-seed", NULL };
-        char *envp[] = { NULL };
-        execve(seed, argv, envp);
-        _exit(127);
-    }
-    int32_t report[2] = { (int32_t)r, r < 0 ? errno : settid_errno };
-    ssize_t ignored = write(rep_wr, report, sizeof(report));
-    (void)ignored;
-    _exit(0);
-}
-
 int rst_seed_start(struct rst_ctx *c, struct rst_proc *p)
 {
     int go[2], rep[2];
@@ -110,13 +78,25 @@ int rst_seed_start(struct rst_ctx *c, struct rst_proc *p)
         return rst_fail(c, e, "pipe2 for the seed: %s", strerror(e));
     }
     int r = 0;
-    pid_t mid = fork();
-    if (mid == 0)
-        intermediate(p->proc->pid, go[0], rep[1], c->seed_path);
+    /* The launcher gets the seed's end of each pipe at the same number, inheritable (a dup2 onto
+     * itself clears FD_CLOEXEC in posix_spawn). */
+    char want[16], gofd[16], repfd[16];
+    snprintf(want, sizeof(want), "%d", p->proc->pid);
+    snprintf(gofd, sizeof(gofd), "%d", go[0]);
+    snprintf(repfd, sizeof(repfd), "%d", rep[1]);
+    char *argv[] = { (char *)"sls-seed", (char *)"launch", want, gofd, repfd, NULL };
+    char *envp[] = { NULL };
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, go[0], go[0]);
+    posix_spawn_file_actions_adddup2(&fa, rep[1], rep[1]);
+    pid_t launcher;
+    int se = posix_spawn(&launcher, c->seed_path, &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
     close(rep[1]);
     close(go[0]);
-    if (mid < 0) {
-        r = rst_fail(c, errno, "fork of the seed's intermediate process failed: %s", strerror(errno));
+    if (se) {
+        r = rst_fail(c, se, "cannot start the seed launcher %s: %s", c->seed_path, strerror(se));
         goto out;
     }
     int32_t report[2] = { -1, 0 };
@@ -124,11 +104,11 @@ int rst_seed_start(struct rst_ctx *c, struct rst_proc *p)
     while ((n = read(rep[0], report, sizeof(report))) < 0 && errno == EINTR)
         ;
     int st;
-    while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
+    while (waitpid(launcher, &st, 0) < 0 && errno == EINTR)
         ;
     if (n != (ssize_t)sizeof(report) || report[0] <= 0) {
         r = rst_fail(c, report[1] ? report[1] : EIO, "clone3 of the seed for pid %d failed: %s", p->proc->pid,
-                     strerror(report[1] ? report[1] : EIO));
+                     n == (ssize_t)sizeof(report) ? strerror(report[1]) : "the launcher reported nothing");
         goto out;
     }
     p->new_pid = report[0];
