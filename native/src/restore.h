@@ -1,15 +1,16 @@
 /*
  * restore.h — internals of sls_restore (the "puppet" restorer, DESIGN.md §3).
  *
- * A tiny static seed process is started for each process of the image (the root ones by a double
- * fork so they are not children of the caller, the others forked by their restored parent), held
+ * A tiny static seed process is started for each process of the image (the root ones through the
+ * `sls-seed launch` helper so they are not children of the caller, the others forked by their
+ * restored parent), held
  * under ptrace, and rebuilt from outside by injected syscalls: memory map, memory contents, vDSO,
  * mm fields, files, signal state, threads and finally registers; then every thread is detached.
  *
  * Files: restore.c (entry point, order, rollback), restore_image.c (record parsing, CRC32C),
  * restore_seed.c (seed start, syscall injection), restore_mm.c (mappings, contents, vDSO,
- * PR_SET_MM_MAP), restore_files.c (fds, cwd), restore_sockets.c (sockets), restore_signals.c (sigactions, pending signals),
- * restore_threads.c (clone3 of threads, per-thread kernel state, registers, detach).
+ * PR_SET_MM_MAP), restore_files.c (fds, cwd), restore_sockets.c (sockets), restore_signals.c
+ * (sigactions, pending signals, session, rlimits, credentials), restore_threads.c (clone3 of threads, per-thread kernel state, registers, detach).
  *
  * All state of one restore lives in struct rst_ctx (no static mutable state: calls may run
  * concurrently on different threads).
