@@ -133,7 +133,7 @@ static void test_pause(void)
 static int write_range(int fd, const char *name, uint64_t base, uint64_t from, uint64_t to,
 		       int zeros, uint32_t *crc)
 {
-	static const char zero_page[4096];
+	static const char zero_page[64 << 10];
 	for (uint64_t off = from; off < to;) {
 		size_t len;
 		const void *src;
