@@ -48,6 +48,28 @@ int sls_track_auto_mode(void)
     return SLS_TRACK_DIGEST;
 }
 
+int sls_track_describe(char *buf, size_t len)
+{
+    if (!buf || !len)
+        return 0;
+    int n = snprintf(buf, len, "dirty_tracking=%s\ndirty_tracking_available=",
+                     sls_track_mode_name(sls_track_auto_mode()));
+    const int order[] = { SLS_TRACK_UFFD, SLS_TRACK_SOFTDIRTY, SLS_TRACK_DIGEST };
+    int first = 1;
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        if (n < 0 || (size_t)n >= len)
+            break;
+        if (sls_track_available(order[i])) {
+            n += snprintf(buf + n, len - (size_t)n, "%s%s", first ? "" : ",",
+                          sls_track_mode_name(order[i]));
+            first = 0;
+        }
+    }
+    if (n >= 0 && (size_t)n < len)
+        n += snprintf(buf + n, len - (size_t)n, "\n");
+    return n < 0 ? 0 : (size_t)n < len ? n : (int)len - 1;
+}
+
 int sls_track_mode(const struct sls_tracker *t)
 {
     return t->mode;

@@ -113,6 +113,11 @@ const char *sls_track_mode_name(int mode);
 /* The mechanism AUTO resolves to on this kernel. */
 int sls_track_auto_mode(void);
 
+/* Probe lines for sls_probe / sls:info, e.g.
+ *   "dirty_tracking=uffd\ndirty_tracking_available=uffd,digest\n"
+ * Writes at most len bytes (NUL-terminated); returns the length written. */
+int sls_track_describe(char *buf, size_t len);
+
 /*
  * Starts tracking process p, which must be frozen by the calling thread (sls_freeze). Everything
  * the process holds now is the baseline: the first collect reports what changes after this call.

@@ -491,6 +491,13 @@ TEST_CASE(available_mechanisms_agree_with_the_kernel_probe)
                          : sls_track_available(SLS_TRACK_SOFTDIRTY) ? SLS_TRACK_SOFTDIRTY : SLS_TRACK_DIGEST;
     EXPECT(sls_track_auto_mode() == want_auto, "auto picks %s, want %s",
            sls_track_mode_name(sls_track_auto_mode()), sls_track_mode_name(want_auto));
+    char lines[256], want_line[64];
+    sls_track_describe(lines, sizeof(lines));
+    snprintf(want_line, sizeof(want_line), "dirty_tracking=%s\n", sls_track_mode_name(want_auto));
+    EXPECT(!strncmp(lines, want_line, strlen(want_line)), "describe says '%s'", lines);
+    EXPECT(strstr(lines, "dirty_tracking_available=") && strstr(lines, "digest\n"),
+           "describe does not list the available mechanisms: '%s'", lines);
+    EXPECT(!uffd || strstr(lines, "=uffd,"), "describe omits uffd: '%s'", lines);
     goto out;
 out:;
 }
