@@ -64,6 +64,7 @@ class SlosCrashTest {
             ChildRun run = runAndKill(store, random);
             committed.addAll(run.reported());
             List<Event> unsynced = unsyncedWrites(run.events());
+            String simulated = "none";
             if (!unsynced.isEmpty()) {
                 midCommitKills++;
                 if (unsynced.get(unsynced.size() - 1).position() < Layout.PAYLOAD_START) {
@@ -71,24 +72,29 @@ class SlosCrashTest {
                 }
                 switch (random.nextInt(3)) {
                     case 0 -> {
-                        tearTail(store, unsynced.get(unsynced.size() - 1), random);
+                        simulated = "torn tail of " + tearTail(store, unsynced.get(unsynced.size() - 1), random);
                         tornWrites++;
                     }
                     case 1 -> {
                         for (Event w : unsynced) {
                             garble(store, w.position(), w.length(), random);
                         }
+                        simulated = "garbled " + unsynced;
                         garbledUnsynced++;
                     }
                     default -> {
                         if (truncateIfAtEnd(store, unsynced.get(unsynced.size() - 1), random)) {
                             truncations++;
                         }
+                        simulated = "truncated or garbled " + unsynced.get(unsynced.size() - 1);
                     }
                 }
             }
-            String context = "kill " + kill + " (seed " + seed + ")";
+            List<Event> events = run.events();
+            String context = "kill " + kill + " (seed " + seed + "; simulated: " + simulated + "; last events "
+                    + events.subList(Math.max(0, events.size() - 24), events.size()) + ")";
             try (Store s = Store.open(Epochs.options(store, 64L << 20, RETAIN))) {
+              try {
                 List<EpochInfo> epochs = s.epochs(CrashContent.OID);
                 if (committed.isEmpty()) {
                     continue;
@@ -112,6 +118,9 @@ class SlosCrashTest {
                 List<String> damage = new ArrayList<>(s.verifyAll());
                 damage.removeIf(line -> line.contains("not the current slot, which is intact"));
                 assertEquals(List.of(), damage, context);
+              } catch (RuntimeException | AssertionError e) {
+                throw new AssertionError(context + "; catalog " + describe(s.catalog()) + ": " + e.getMessage(), e);
+              }
             }
         }
         System.out.printf("SLOS crash test: %d kills (%d with unsynced writes, %d of them last writing a metadata slot), "
@@ -145,7 +154,7 @@ class SlosCrashTest {
                 String line;
                 while ((line = in.readLine()) != null) {
                     if (events.size() + 1 == killAtEvent) {
-                        child.destroyForcibly();
+                        child.toHandle().destroyForcibly();
                     }
                     String[] f = line.split(" ");
                     switch (f[0]) {
@@ -184,13 +193,16 @@ class SlosCrashTest {
                 }
             }
             if (!isOpen[0]) {
-                child.destroyForcibly().waitFor();
+                child.toHandle().destroyForcibly();
+                child.waitFor();
                 reader.join();
                 fail("crash child did not open the store: " + Files.readString(dir.resolve("child.err")));
             }
             Thread.sleep(random.nextInt(150));
         }
-        child.destroyForcibly();
+        // SIGKILL through the handle: Process.destroyForcibly() would also close our end of the pipe and
+        // lose what the child printed last, making synced writes look unsynced (and then garbled).
+        child.toHandle().destroyForcibly();
         child.waitFor();
         reader.join();
         if (child.exitValue() != 137 && !isOpen[0]) {
@@ -213,9 +225,20 @@ class SlosCrashTest {
         return out;
     }
 
-    private static void tearTail(Path store, Event w, Random random) throws IOException {
+    private static String tearTail(Path store, Event w, Random random) throws IOException {
         long keep = w.length() <= 1 ? 0 : random.nextLong(w.length());
         garble(store, w.position() + keep, w.length() - keep, random);
+        return w + " from " + (w.position() + keep);
+    }
+
+    private static String describe(Catalog c) {
+        StringBuilder b = new StringBuilder("generation " + c.generation() + " at " + c.blobOffset() + ":");
+        for (EpochEntry e : c.epochs(CrashContent.OID)) {
+            b.append(" [epoch ").append(e.epoch()).append(" parent ").append(e.parentEpoch()).append(" record ")
+                    .append(e.recordOffset()).append(" ranges ").append(java.util.Arrays.toString(e.pageRanges()))
+                    .append(']');
+        }
+        return b.toString();
     }
 
     private static void garble(Path store, long position, long length, Random random) throws IOException {
