@@ -465,6 +465,56 @@ TEST_CASE(shared_mappings_are_reported_whole_at_every_collect)
         shared_scenario(SLS_TRACK_DIGEST, case_why);
 }
 
+/* A region unmapped and mapped again at the same place with the same size between two collects:
+ * the maps look the same, the memory is not. Every page whose contents changed is reported. */
+static void replaced_scenario(int mode, char *case_why)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    int frozen = 0;
+    uint64_t r, again, idx[64];
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, &r, "mmap %x", 16);
+    CMD(&t, NULL, "write %llx %x", (unsigned long long)r, 16);
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], mode, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    CMD(&t, NULL, "unmap %llx %x", (unsigned long long)r, 16);
+    CMD(&t, &again, "mmapat %llx %x", (unsigned long long)r, 16);
+    REQUIRE(again == r, "remapped at %#llx, want %#llx", (unsigned long long)again, (unsigned long long)r);
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)(r + 3 * PAGE)); /* same value as before */
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "collect: %s", err);
+    char why[256];
+    REQUIRE(well_formed(&d, why, sizeof(why)), "%s", why);
+    size_t n = pages_in(&d.dirty, r, r + 16 * PAGE, idx, 64), w = pages_in(&d.whole, r, r + 16 * PAGE, idx, 64);
+    /* 15 pages went from 1 to 0; page 3 is 1 again (digest may rightly leave it out) */
+    EXPECT(n + w >= 15, "only %zu dirty + %zu whole of the 15 changed pages reported", n, w);
+    if (mode == SLS_TRACK_UFFD)
+        EXPECT(covered_whole(&d, r, r + 16 * PAGE, SLS_TRACK_WHOLE_NEW),
+               "uffd: the replaced region is not reported whole");
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    stop_target(&t);
+}
+
+TEST_CASE(a_region_replaced_at_the_same_place_is_reported)
+{
+    if (sls_track_available(SLS_TRACK_UFFD))
+        replaced_scenario(SLS_TRACK_UFFD, case_why);
+    if (!*case_why)
+        replaced_scenario(SLS_TRACK_DIGEST, case_why);
+}
+
 /* ---- cases ------------------------------------------------------------------------------------ */
 
 static int probe_says(const char *key)
@@ -814,6 +864,7 @@ int main(void)
     RUN(softdirty_works_where_present_and_is_refused_with_the_reason_elsewhere);
     RUN(uffd_collect_while_running_loses_no_write);
     RUN(digest_precopy_reports_a_page_whose_copy_is_not_what_was_hashed);
+    RUN(a_region_replaced_at_the_same_place_is_reported);
     RUN(shared_mappings_are_reported_whole_at_every_collect);
     RUN(uffd_tracking_is_not_inherited_by_a_forked_child);
     RUN(killed_engine_leaves_target_running_and_nothing_write_protected);
