@@ -327,8 +327,19 @@ static void capture_kill_restore_verify(char *case_why, const char *prog, const 
     double dt = now_s() - t0;
     REQUIRE(rc == expect_procs, "sls_restore returned %d: %s", rc, r.err);
     REQUIRE(r.pairs[0] == orig && r.pairs[1] == orig, "restored as pid %d (pairs %d>%d %d>%d %d>%d), want the original %d", r.pairs[1], r.pairs[0], r.pairs[1], r.pairs[2], r.pairs[3], r.pairs[4], r.pairs[5], orig);
-    for (int i = 0; i < rc; i++)
+    for (int i = 0; i < rc; i++) {
         EXPECT(r.pairs[2 * i] == r.pairs[2 * i + 1], "process %d came back as %d", r.pairs[2 * i], r.pairs[2 * i + 1]);
+        /* start_prog made the original its own process group leader; its children joined the group. */
+        char path[64];
+        int pgid = -1;
+        snprintf(path, sizeof(path), "/proc/%d/stat", r.pairs[2 * i + 1]);
+        FILE *f = fopen(path, "r");
+        if (f && fscanf(f, "%*d %*s %*c %*d %d", &pgid) != 1)
+            pgid = -1;
+        if (f)
+            fclose(f);
+        EXPECT(pgid == orig, "restored process %d is in process group %d, want %d", r.pairs[2 * i + 1], pgid, orig);
+    }
     REQUIRE(alive(orig), "the restored process died at once");
     {
         char path[64];
