@@ -1,5 +1,5 @@
 /* Restore test program: signal and process state — a SIGUSR1 handler that still fires on demand,
- * SIGTERM ignored, SIGRTMIN blocked with one queued instance (value 42) still pending, plus umask,
+ * on an alternate signal stack, SIGTERM ignored, SIGRTMIN blocked with one queued instance (value 42) still pending, plus umask,
  * cwd (argv[1]), a soft RLIMIT_NOFILE of 777 and an armed ITIMER_REAL (1000 s). Prints READY, then PASS/FAIL as every rst_*
  * program. */
 #include <errno.h>
@@ -12,7 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t verify_requested, usr1_count;
+static volatile sig_atomic_t verify_requested, usr1_count, usr1_on_altstack;
+static char altstack[64 * 1024];
 
 static void on_usr2(int sig)
 {
@@ -26,6 +27,9 @@ static void on_usr1(int sig, siginfo_t *si, void *uc)
     (void)uc;
     if (si->si_code == SI_TKILL || si->si_code == SI_USER)
         usr1_count++;
+    char here;
+    if (&here >= altstack && &here < altstack + sizeof(altstack))
+        usr1_on_altstack++;
 }
 
 static int fail(const char *why)
@@ -43,8 +47,11 @@ int main(int argc, char **argv)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_usr2;
     sigaction(SIGUSR2, &sa, NULL);
+    stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+    if (sigaltstack(&ss, NULL))
+        return fail("sigaltstack failed");
     sa.sa_sigaction = on_usr1;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
     sigaddset(&sa.sa_mask, SIGUSR2);
     sigaction(SIGUSR1, &sa, NULL);
     signal(SIGTERM, SIG_IGN);
@@ -74,6 +81,8 @@ int main(int argc, char **argv)
     raise(SIGUSR1);
     if (usr1_count != 2)
         return fail("the SIGUSR1 handler did not fire twice");
+    if (usr1_on_altstack != 2)
+        return fail("the SIGUSR1 handler did not run on the alternate signal stack");
     struct sigaction old;
     sigaction(SIGUSR1, NULL, &old);
     if (!(old.sa_flags & SA_SIGINFO) || !(old.sa_flags & SA_RESTART) || !sigismember(&old.sa_mask, SIGUSR2))
