@@ -1,7 +1,8 @@
 /* Restore test program: four threads contend for one mutex, each counting in thread-local storage
  * and in a shared counter, and wake the main thread through a condition variable. After SIGUSR2 the
  * main thread stops and joins them (pthread_join needs clear_child_tid), and checks the TLS counts add
- * up to the shared counter, and that sched_getcpu (rseq) agrees with getcpu. Prints READY, then
+ * up to the shared counter, that each worker still has its own blocked, pending SIGUSR1, and that
+ * sched_getcpu (rseq) agrees with getcpu. Prints READY, then
  * PASS/FAIL as every rst_* program. */
 #include <pthread.h>
 #include <sched.h>
@@ -30,6 +31,12 @@ static void on_usr2(int sig)
 static void *worker(void *arg)
 {
     my_index = (int)(intptr_t)arg;
+    /* A signal pending for this thread alone, blocked by its own mask: both must survive. */
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+    pthread_kill(pthread_self(), SIGUSR1);
     for (;;) {
         pthread_mutex_lock(&lock);
         if (stop) {
@@ -44,6 +51,11 @@ static void *worker(void *arg)
     }
     if (my_index != (int)(intptr_t)arg)
         return (void *)-1;
+    sigset_t pending, mask;
+    sigpending(&pending);
+    pthread_sigmask(SIG_BLOCK, NULL, &mask);
+    if (!sigismember(&pending, SIGUSR1) || !sigismember(&mask, SIGUSR1))
+        return (void *)-2;
     return (void *)(uintptr_t)my_count;
 }
 
@@ -85,6 +97,10 @@ int main(void)
         }
         if (ret == (void *)-1) {
             printf("FAIL rst_threads: thread-local storage of thread %d lost\n", i);
+            return 1;
+        }
+        if (ret == (void *)-2) {
+            printf("FAIL rst_threads: thread %d lost its own pending SIGUSR1 or its signal mask\n", i);
             return 1;
         }
         sum += (uintptr_t)ret;
