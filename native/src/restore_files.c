@@ -125,7 +125,6 @@ static int open_pipe_end(struct rst_ctx *c, struct rst_proc *p, const struct rst
     if (sizeof(pi) + (uint64_t)pi.data_len > f->extra_len)
         return rst_fail(c, EINVAL, "pid %d fd %d: pipe data runs past its entry", p->proc->pid, f->fd);
     struct rst_pipe *pp = pipe_for(c, pi.pipe_ino);
-    int created = 0;
     if (!pp) {
         void *g = realloc(c->pipes, sizeof(*c->pipes) * (size_t)(c->npipes + 1));
         if (!g)
@@ -156,12 +155,10 @@ static int open_pipe_end(struct rst_ctx *c, struct rst_proc *p, const struct rst
         pp->rfd = fds[0];
         pp->wfd = fds[1];
         c->npipes++;
-        created = 1;
         if (pi.pipe_size && fcntl(pp->rfd, F_SETPIPE_SZ, (int)pi.pipe_size) < 0)
             return rst_fail(c, errno, "pid %d fd %d: F_SETPIPE_SZ %u failed: %s", p->proc->pid, f->fd, pi.pipe_size,
                             strerror(errno));
     }
-    (void)created;
     if (pi.data_len && !(pi.pipe_flags & SLS_PIPE_DATA_ELSEWHERE)) {
         int wfd = pp->wfd >= 0 ? pp->wfd : pp->rfd;
         const uint8_t *d = rf->extra + sizeof(pi);
