@@ -46,6 +46,8 @@ struct sls_tracker {
     struct trk_baseline base;   /* sorted by start, disjoint */
     struct page_region *scan_vec;
     size_t scan_vec_len;
+    struct page_region *acc;    /* UFFD: written ranges of one batched scan */
+    size_t nacc, acc_cap;
     unsigned char *buf;         /* DIGEST: read buffer, pre-faulted */
     size_t buf_len;
     uint64_t zero_hash;         /* DIGEST: the hash of a page of zeros (= an absent page) */
@@ -88,11 +90,15 @@ int trk_report_end(struct trk_collect *c, const struct trk_vma *v, const struct 
 int trk_pagemap_read(struct sls_tracker *t, uint64_t start, size_t npages, uint64_t *out,
                      char *err, size_t errlen);
 
-/* Mechanisms. open: set up t (target frozen, p given); vma: one trackable VMA per collect call
- * (returns 0 or a negative code); finish: after all VMAs (may be NULL). */
+/* A shared VMA: reported whole (untracked) every time. */
+int trk_add_shared(struct trk_collect *c, const struct trk_vma *v);
+
+/* Mechanisms. open: set up t (target frozen, p given); vma: one private, non-special VMA per call
+ * (returns 0 or a negative code); finish: after all VMAs. uffd takes the whole list at once (it
+ * scans runs of VMAs together) and handles special and shared VMAs with the frame's rules. */
 int trk_uffd_available(void);
 int trk_uffd_open(struct sls_tracker *t, struct sls_frozen_proc *p, char *err, size_t errlen);
-int trk_uffd_vma(struct trk_collect *c, const struct trk_vma *v);
+int trk_uffd_collect(struct trk_collect *c, const struct trk_vma *v, size_t n);
 void trk_uffd_close(struct sls_tracker *t);
 
 int trk_softdirty_available(void);

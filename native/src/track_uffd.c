@@ -8,14 +8,16 @@
  * asks for WP_ASYNC (a write to a protected page just clears the protection, no message, nobody
  * waits) and WP_UNPOPULATED (pages not yet populated are protected too, so a first write shows).
  *
- * Collect, per private VMA: one PAGEMAP_SCAN over exactly that VMA with PM_SCAN_WP_MATCHING |
- * PM_SCAN_CHECK_WPASYNC and category_mask = return_mask = PAGE_IS_WRITTEN (the kernel's fast path):
- * the written pages come back and are protected again in the same walk, so a write racing the scan
- * either shows now or in the next collect. A VMA the uffd does not know (new, moved by mremap — the
- * kernel drops the registration of a moved VMA — or brk's new part) makes the scan fail with EPERM
- * before it touches anything; it is then registered, protected whole and reported whole. Scans never
- * span several VMAs: a scan reaching an unregistered one fails after having re-protected pages of
- * the earlier ones, losing them.
+ * Collect: a VMA that continues no region of the baseline (new, moved by mremap — the kernel drops
+ * the registration of a moved VMA — or brk's new part) is registered, protected whole and reported
+ * whole. Runs of VMAs that do continue one are scanned together: one PAGEMAP_SCAN with
+ * PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC and category_mask = return_mask = PAGE_IS_WRITTEN (the
+ * kernel's fast path) returns the written pages and protects them again in the same walk, so a
+ * write racing the scan shows now or in the next collect. A scan must never reach an unregistered
+ * VMA: it would fail with EPERM after having re-protected pages of the earlier ones. So each run is
+ * first checked with a scan for pages lacking PAGE_IS_WPALLOWED (a per-VMA category the kernel
+ * answers without walking page tables), which finds a VMA unmapped and mapped again at the same
+ * place; that one is adopted like a new one and the run is split around it.
  */
 #include "track_int.h"
 #include "util.h"
@@ -182,9 +184,35 @@ static int register_vma(struct trk_collect *c, uint64_t s, uint64_t e)
     return 0;
 }
 
-/* Scans [s, e): written pages are reported and protected again. Returns 0, -EPERM when the range
- * holds a VMA not registered with our uffd, or another negative code with err set. */
-static int scan_vma(struct trk_collect *c, const struct trk_watch *w, uint64_t s, uint64_t e)
+static int oom(struct trk_collect *c)
+{
+    return sls_errf(c->err, c->errlen, ENOMEM, "pid %d: out of memory", c->t->pid);
+}
+
+/* The first page in [s, e) that lies in a VMA not registered with our uffd, or 0 if every VMA
+ * there is. PAGE_IS_WPALLOWED is a per-VMA category, so the kernel skips registered VMAs without
+ * walking their page tables: a few microseconds even for thousands of VMAs. */
+static int first_unregistered(struct trk_collect *c, uint64_t s, uint64_t e, uint64_t *at)
+{
+    struct page_region r;
+    struct pm_scan_arg a = {
+        .size = sizeof(a), .start = s, .end = e, .vec = (uintptr_t)&r, .vec_len = 1, .max_pages = 1,
+        .category_inverted = PAGE_IS_WPALLOWED, .category_mask = PAGE_IS_WPALLOWED,
+        .return_mask = PAGE_IS_WPALLOWED,
+    };
+    long n = ioctl(c->t->pagemap_fd, PAGEMAP_SCAN, &a);
+    if (n < 0)
+        return sls_errf(c->err, c->errlen, errno, "pid %d: PAGEMAP_SCAN (registration check) "
+                        "%#llx-%#llx: %s", c->t->pid, (unsigned long long)s, (unsigned long long)e,
+                        strerror(errno));
+    *at = n > 0 ? r.start : 0;
+    return 0;
+}
+
+/* One PAGEMAP_SCAN over [s, e) that returns the written pages into t->acc and protects them again.
+ * Returns 0, -EPERM when a VMA in the range is not registered (possible only if the maps changed
+ * since we read them, i.e. while the target runs), or another negative code with err set. */
+static int scan_written(struct trk_collect *c, uint64_t s, uint64_t e)
 {
     struct sls_tracker *t = c->t;
     struct pm_scan_arg a = {
@@ -195,6 +223,7 @@ static int scan_vma(struct trk_collect *c, const struct trk_watch *w, uint64_t s
         .category_mask = PAGE_IS_WRITTEN,
         .return_mask = PAGE_IS_WRITTEN,
     };
+    t->nacc = 0;
     while (s < e) {
         a.start = s;
         a.end = e;
@@ -207,11 +236,16 @@ static int scan_vma(struct trk_collect *c, const struct trk_watch *w, uint64_t s
             return sls_errf(c->err, c->errlen, er, "pid %d: PAGEMAP_SCAN %#llx-%#llx: %s", t->pid,
                             (unsigned long long)s, (unsigned long long)e, strerror(er));
         }
-        for (long i = 0; i < n; i++) {
-            int rc = trk_report_dirty(c, w, t->scan_vec[i].start, t->scan_vec[i].end);
-            if (rc)
-                return rc;
+        if (t->nacc + (size_t)n > t->acc_cap) {
+            size_t nc = (t->nacc + (size_t)n) * 2;
+            struct page_region *na = realloc(t->acc, nc * sizeof(*na));
+            if (!na)
+                return oom(c);
+            t->acc = na;
+            t->acc_cap = nc;
         }
+        memcpy(t->acc + t->nacc, t->scan_vec, (size_t)n * sizeof(*t->acc));
+        t->nacc += (size_t)n;
         /* a full vector may have stopped the walk: go on after the last reported page (walk_end
          * is not reliable once many regions were returned) */
         if ((size_t)n < t->scan_vec_len)
@@ -221,52 +255,113 @@ static int scan_vma(struct trk_collect *c, const struct trk_watch *w, uint64_t s
     return 0;
 }
 
-int trk_uffd_vma(struct trk_collect *c, const struct trk_vma *v)
+/* A VMA the uffd does not know yet: register it, protect it whole, report it whole. */
+static int adopt(struct trk_collect *c, const struct trk_vma *v)
 {
-    struct sls_tracker *t = c->t;
-    uint64_t size = v->end - v->start;
-    if (size > MAX_TRACKED_REGION ||
-        (!(v->prot & (PROT_READ | PROT_WRITE)) && size > MAX_TRACKED_INACCESSIBLE))
-        return trk_add_whole(c->d, v->start, v->end, SLS_TRACK_WHOLE_UNTRACKED)
-                   ? sls_errf(c->err, c->errlen, ENOMEM, "pid %d: out of memory", t->pid)
-                   : 0;
-
-    /* undo point: an EPERM (only possible while running, when the VMA changed after we read
-     * the maps) turns the whole VMA into a "whole" range, replacing what the scan reported */
-    struct sls_track_delta *d = c->d;
-    size_t dirty_n = d->dirty.n, whole_n = d->whole.n;
-    uint64_t dirty_last_end = dirty_n ? d->dirty.v[dirty_n - 1].end : 0;
-    uint64_t whole_last_end = whole_n ? d->whole.v[whole_n - 1].end : 0;
-    uint64_t dirty_pages = d->dirty_pages, whole_bytes = d->whole_bytes;
-
-    struct trk_watch w;
-    int rc = trk_report_begin(c, v, trk_anchor(&t->base, v), &w);
-    if (!rc)
-        rc = scan_vma(c, &w, v->start, v->end);
-    if (!rc)
-        rc = trk_report_end(c, v, &w);
-    if (!rc)
-        return trk_base_add(&c->next, v->start, v->end, NULL)
-                   ? sls_errf(c->err, c->errlen, ENOMEM, "pid %d: out of memory", t->pid)
-                   : 0;
-    if (rc != -EPERM)
-        return rc;
-
-    d->dirty.n = dirty_n;
-    d->whole.n = whole_n;
-    if (dirty_n)
-        d->dirty.v[dirty_n - 1].end = dirty_last_end;
-    if (whole_n)
-        d->whole.v[whole_n - 1].end = whole_last_end;
-    d->dirty_pages = dirty_pages;
-    d->whole_bytes = whole_bytes;
-
-    rc = register_vma(c, v->start, v->end);
+    int rc = register_vma(c, v->start, v->end);
     if (rc < 0)
         return rc;
     uint32_t reason = rc == 0 ? SLS_TRACK_WHOLE_NEW : SLS_TRACK_WHOLE_UNTRACKED;
-    if (trk_add_whole(d, v->start, v->end, reason) ||
+    if (trk_add_whole(c->d, v->start, v->end, reason) ||
         (rc == 0 && trk_base_add(&c->next, v->start, v->end, NULL)))
-        return sls_errf(c->err, c->errlen, ENOMEM, "pid %d: out of memory", t->pid);
+        return oom(c);
+    return 0;
+}
+
+/* VMAs v[0..m), all known and registered: one scan for all of them, then each VMA gets its share of
+ * the written pages (clipped to the part the previous collect watched; the rest is whole). */
+static int scan_known(struct trk_collect *c, const struct trk_vma *v, size_t m)
+{
+    struct sls_tracker *t = c->t;
+    int rc = scan_written(c, v[0].start, v[m - 1].end);
+    if (rc == -EPERM) {
+        /* the maps changed under a running collect: pages may have been protected again without
+         * being returned, so all of these are reported whole and looked at afresh next time */
+        for (size_t i = 0; i < m; i++)
+            if (trk_add_whole(c->d, v[i].start, v[i].end, SLS_TRACK_WHOLE_NEW))
+                return oom(c);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    size_t r = 0;
+    for (size_t i = 0; i < m; i++) {
+        struct trk_watch w;
+        rc = trk_report_begin(c, &v[i], trk_anchor(&t->base, &v[i]), &w);
+        for (; !rc && r < t->nacc && t->acc[r].start < v[i].end; r++) {
+            rc = trk_report_dirty(c, &w, t->acc[r].start, t->acc[r].end);
+            if (t->acc[r].end > v[i].end)
+                break; /* a run that goes on into the next VMA */
+        }
+        if (!rc)
+            rc = trk_report_end(c, &v[i], &w);
+        if (!rc && trk_base_add(&c->next, v[i].start, v[i].end, NULL))
+            rc = oom(c);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int untracked_by_size(const struct trk_vma *v)
+{
+    uint64_t size = v->end - v->start;
+    return size > MAX_TRACKED_REGION ||
+           (!(v->prot & (PROT_READ | PROT_WRITE)) && size > MAX_TRACKED_INACCESSIBLE);
+}
+
+/* Known VMAs v[0..m) (each continues a region of the baseline): checks which are still registered
+ * (a VMA replaced at the same place is not), scans the registered runs, adopts the others. */
+static int collect_known(struct trk_collect *c, const struct trk_vma *v, size_t m)
+{
+    size_t k = 0;
+    while (k < m) {
+        uint64_t bad = 0;
+        int rc = first_unregistered(c, v[k].start, v[m - 1].end, &bad);
+        if (rc)
+            return rc;
+        size_t stop = m;
+        if (bad) {
+            stop = k;
+            while (stop < m && v[stop].end <= bad)
+                stop++;
+        }
+        if (stop > k && (rc = scan_known(c, v + k, stop - k)))
+            return rc;
+        if (stop < m && (rc = adopt(c, &v[stop])))
+            return rc;
+        k = stop + 1;
+    }
+    return 0;
+}
+
+int trk_uffd_collect(struct trk_collect *c, const struct trk_vma *v, size_t n)
+{
+    struct sls_tracker *t = c->t;
+    size_t i = 0;
+    while (i < n) {
+        int rc = 0;
+        if (v[i].special) {
+            i++;
+        } else if (v[i].shared) {
+            rc = trk_add_shared(c, &v[i]);
+            i++;
+        } else if (untracked_by_size(&v[i])) {
+            rc = trk_add_whole(c->d, v[i].start, v[i].end, SLS_TRACK_WHOLE_UNTRACKED) ? oom(c) : 0;
+            i++;
+        } else if (!trk_anchor(&t->base, &v[i])) {
+            rc = adopt(c, &v[i]);
+            i++;
+        } else {
+            size_t j = i + 1;
+            while (j < n && !v[j].special && !v[j].shared && !untracked_by_size(&v[j]) &&
+                   trk_anchor(&t->base, &v[j]))
+                j++;
+            rc = collect_known(c, v + i, j - i);
+            i = j;
+        }
+        if (rc)
+            return rc;
+    }
     return 0;
 }
