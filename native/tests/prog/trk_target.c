@@ -17,6 +17,7 @@
  *   unmap ADDR N        munmap N pages
  *   mmapat ADDR N       maps N fresh anonymous pages exactly at ADDR (MAP_FIXED_NOREPLACE)
  *   grow ADDR OLD NEW   mremap in place (no move) from OLD to NEW pages
+ *   protect ADDR N P    mprotect N pages to P (PROT_* bits)
  *   sbrk N              grows the heap by N bytes, answers the old break
  *   sum ADDR N          sum of the first 8 bytes of N pages (a self-check of the contents)
  *   spin ADDR N         writes the N pages round-robin until the next command arrives, answers
@@ -156,6 +157,11 @@ int main(int argc, char **argv)
                 fail("mmap");
             else
                 reply("ok", (uintptr_t)m);
+        } else if (!strcmp(op, "protect")) {
+            if (mprotect((void *)(uintptr_t)a, b * PAGE, (int)c))
+                fail("mprotect");
+            else
+                reply("ok", 0);
         } else if (!strcmp(op, "grow")) {
             void *m = mremap((void *)(uintptr_t)a, b * PAGE, c * PAGE, 0);
             if (m == MAP_FAILED)

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -515,6 +516,52 @@ TEST_CASE(a_region_replaced_at_the_same_place_is_reported)
         replaced_scenario(SLS_TRACK_DIGEST, case_why);
 }
 
+/* uffd scans runs of neighbouring VMAs together: a VMA replaced in the middle of such a run is
+ * found, reported whole, and the written pages on both sides of it are still exact. */
+TEST_CASE(uffd_finds_a_replaced_region_between_tracked_neighbours)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    int frozen = 0;
+    uint64_t x, again, idx[64];
+    REQUIRE(sls_track_available(SLS_TRACK_UFFD), "uffd write-protect tracking unavailable here");
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    /* three VMAs L | M | R, kept apart by M's different protection */
+    CMD(&t, &x, "mmap %x", 48);
+    CMD(&t, NULL, "write %llx %x", (unsigned long long)x, 48);
+    CMD(&t, NULL, "protect %llx %x %x", (unsigned long long)(x + 16 * PAGE), 16,
+        PROT_READ | PROT_WRITE | PROT_EXEC);
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], SLS_TRACK_UFFD, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)(x + 2 * PAGE));
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)(x + 37 * PAGE));
+    CMD(&t, NULL, "unmap %llx %x", (unsigned long long)(x + 16 * PAGE), 16);
+    CMD(&t, &again, "mmapat %llx %x", (unsigned long long)(x + 16 * PAGE), 16);
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "collect: %s", err);
+    char why[256];
+    REQUIRE(well_formed(&d, why, sizeof(why)), "%s", why);
+    EXPECT(covered_whole(&d, x + 16 * PAGE, x + 32 * PAGE, SLS_TRACK_WHOLE_NEW),
+           "the replaced middle region is not reported whole");
+    size_t n = pages_in(&d.dirty, x, x + 48 * PAGE, idx, 64);
+    EXPECT(n == 2 && idx[0] == 2 && idx[1] == 37, "%zu dirty pages around it, want pages 2 and 37", n);
+    EXPECT(pages_in(&d.whole, x, x + 16 * PAGE, idx, 64) + pages_in(&d.whole, x + 32 * PAGE, x + 48 * PAGE, idx, 64) == 0,
+           "a neighbour of the replaced region is reported whole");
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    stop_target(&t);
+}
+
 /* ---- cases ------------------------------------------------------------------------------------ */
 
 static int probe_says(const char *key)
@@ -865,6 +912,7 @@ int main(void)
     RUN(uffd_collect_while_running_loses_no_write);
     RUN(digest_precopy_reports_a_page_whose_copy_is_not_what_was_hashed);
     RUN(a_region_replaced_at_the_same_place_is_reported);
+    RUN(uffd_finds_a_replaced_region_between_tracked_neighbours);
     RUN(shared_mappings_are_reported_whole_at_every_collect);
     RUN(uffd_tracking_is_not_inherited_by_a_forked_child);
     RUN(killed_engine_leaves_target_running_and_nothing_write_protected);
