@@ -116,7 +116,8 @@ int rst_restore_thread_state(struct rst_ctx *c, struct rst_proc *p)
                 return rst_fail(c, errno, "pid %d: sched_setscheduler(%d) of thread %d failed: %s", p->proc->pid,
                                 t->sched_policy, tid, strerror(errno));
         }
-        if (t->nice && setpriority(PRIO_PROCESS, (id_t)tid, t->nice) < 0)
+        /* Always: the seed inherited the caller's nice value, which may differ from the captured one. */
+        if (setpriority(PRIO_PROCESS, (id_t)tid, t->nice) < 0)
             return rst_fail(c, errno, "pid %d: setpriority(%d) of thread %d failed: %s", p->proc->pid, t->nice, tid,
                             strerror(errno));
     }
