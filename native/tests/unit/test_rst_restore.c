@@ -627,6 +627,57 @@ out:
     teardown(&r);
 }
 
+/* Checkpointing goes on after a restore: the restored process (here a whole tree with pipes and
+ * shared memory) is captured again, killed, and restored a second time, and still verifies. */
+static void restore_then_checkpoint_again(char *case_why, const char *prog, int32_t cflags, int nprocs)
+{
+    struct run r;
+    REQUIRE(setup(&r) == 0, "mkdtemp failed");
+    REQUIRE(start_prog(&r, prog, NULL) > 0, "fork failed");
+    REQUIRE(wait_lines(r.results, "READY", 1, 10), "%s never became ready", prog);
+    pid_t orig = r.pid;
+    REQUIRE(capture(&r, cflags) == 0, "first sls_capture: %s", r.err);
+    kill_original(&r);
+    REQUIRE(build_segments(&r) == 0, "cannot read the image");
+    REQUIRE(restore(&r, 0) == nprocs, "first restore: %s", r.err);
+    REQUIRE(r.pairs[1] == orig, "first restore gave pid %d, want %d", r.pairs[1], orig);
+    sleep_ms(50);
+    struct sls_capture_stats st;
+    int32_t again = orig;
+    REQUIRE(sls_capture(&again, 1, cflags, r.pages, r.image, &st, r.err, sizeof(r.err)) == 0,
+            "capture of the restored process: %s", r.err);
+    for (int i = nprocs - 1; i >= 0; i--)
+        kill(r.pairs[2 * i + 1], SIGKILL);
+    for (int i = 0; i < nprocs; i++)
+        REQUIRE(wait_gone(r.pairs[2 * i + 1], 5), "restored process %d did not die", r.pairs[2 * i + 1]);
+    for (int i = 0; i < 1000 && group_exists(orig); i++)
+        sleep_ms(5);
+    REQUIRE(build_segments(&r) == 0, "cannot read the second image");
+    REQUIRE(restore(&r, 0) == nprocs, "second restore: %s", r.err);
+    REQUIRE(r.pairs[1] == orig, "second restore gave pid %d, want %d", r.pairs[1], orig);
+    kill(orig, SIGUSR2);
+    double end = now_s() + 20;
+    while (now_s() < end && !count_lines(r.results, "PASS") && !count_lines(r.results, "FAIL"))
+        sleep_ms(5);
+    char verdict[512];
+    first_line(r.results, "FAIL", verdict, sizeof(verdict));
+    REQUIRE(!verdict[0], "%s", verdict);
+    REQUIRE(count_lines(r.results, "PASS") == 1, "no verdict from the twice-restored %s", prog);
+    EXPECT(wait_gone(orig, 5), "restored process did not exit after its verdict");
+out:
+    teardown(&r);
+}
+
+TEST_CASE(restored_process_is_checkpointed_and_restored_again)
+{
+    restore_then_checkpoint_again(case_why, "rst_counter", 0, 1);
+}
+
+TEST_CASE(restored_tree_is_checkpointed_and_restored_again)
+{
+    restore_then_checkpoint_again(case_why, "rst_family", SLS_CAPTURE_RECURSIVE, 3);
+}
+
 /* Captures rst_applog, kills it, breaks the restore with `damage`, expects failure naming `want`,
  * and checks nothing was left behind: no seed process, the original PID unused. */
 static void failing_restore(char *case_why, void (*damage)(struct run *), const char *want)
@@ -759,6 +810,8 @@ int main(int argc, char **argv)
     MAYBE(unprivileged_process_keeps_its_credentials);
     MAYBE(restoring_twice_while_the_original_runs_gives_independent_copies);
     MAYBE(threaded_process_restored_twice_while_running_gets_new_tids_and_joins);
+    MAYBE(restored_process_is_checkpointed_and_restored_again);
+    MAYBE(restored_tree_is_checkpointed_and_restored_again);
     MAYBE(missing_page_file_fails_and_leaves_nothing);
     MAYBE(corrupt_image_byte_fails_the_checksum_and_leaves_nothing);
     MAYBE(changed_file_refuses_without_force);
