@@ -22,6 +22,9 @@
  *   sum ADDR N          sum of the first 8 bytes of N pages (a self-check of the contents)
  *   spin ADDR N         writes the N pages round-robin until the next command arrives, answers
  *                       the number of writes (used to race a collect against running writes)
+ *   churn ADDR N        until the next command arrives: maps 16 pages, writes them, unmaps them,
+ *                       moves them with mremap, and writes the N pages from ADDR, over and over;
+ *                       answers the number of rounds (a running collect races all of it)
  *   forkcheck ADDR N    forks a child that writes N pages from ADDR, checks them and that none of its
  *                       VMAs is registered for userfaultfd write-protect ("uw" in smaps); answers
  *                       the child's exit status (0: all good, 1: bad contents, 2: registered VMA)
@@ -192,6 +195,28 @@ int main(int argc, char **argv)
                     break;
             }
             reply("ok", writes);
+        } else if (!strcmp(op, "churn")) {
+            struct pollfd pf = { .fd = 0, .events = POLLIN };
+            uint64_t rounds = 0;
+            do {
+                unsigned char *m = mmap(NULL, 16 * PAGE, PROT_READ | PROT_WRITE,
+                                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (m == MAP_FAILED)
+                    break;
+                for (int i = 0; i < 16; i++)
+                    m[i * PAGE] = (unsigned char)rounds;
+                void *to = mmap(NULL, 16 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                void *moved = mremap(m, 16 * PAGE, 16 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+                munmap(moved == MAP_FAILED ? (void *)m : moved, 16 * PAGE);
+                if (moved == MAP_FAILED && to != MAP_FAILED)
+                    munmap(to, 16 * PAGE);
+                for (uint64_t i = 0; i < b; i++) {
+                    p = (volatile uint64_t *)(uintptr_t)(a + i * PAGE);
+                    *p += 1;
+                }
+                rounds++;
+            } while (poll(&pf, 1, 0) == 0);
+            reply("ok", rounds);
         } else if (!strcmp(op, "forkcheck")) {
             pid_t child = fork();
             if (child == 0) {

@@ -562,6 +562,98 @@ out:
     stop_target(&t);
 }
 
+/* Running collects race a process that maps, moves and unmaps memory all the time: none fails,
+ * and afterwards tracking is still exact. */
+static void churn_scenario(int mode, char *case_why)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    int frozen = 0;
+    uint64_t big, rounds, idx[64];
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, &big, "big");
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], mode, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    REQUIRE(send_cmd(&t, "churn %llx %x", (unsigned long long)big, 64) == 0, "cannot send churn");
+    int collects = mode == SLS_TRACK_DIGEST ? 10 : 200;
+    for (int i = 0; i < collects; i++)
+        REQUIRE(sls_track_collect(tr, &d, SLS_TRACK_COLLECT_RUNNING, err, sizeof(err)) == 0,
+                "running collect %d during churn: %s", i, err);
+    CMD(&t, &rounds, "big"); /* ends the churn: its answer is the round count */
+    {
+        char why[256];
+        uint64_t ignored;
+        REQUIRE(read_reply(&t, &ignored, why, sizeof(why)) == 0, "%s", why);
+    }
+    EXPECT(rounds > 0, "the target never churned");
+    /* settle, then one known write */
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "collect: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)(big + 1000 * PAGE));
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "collect: %s", err);
+    size_t n = pages_in(&d.dirty, big, big + BIG_PAGES * PAGE, idx, 64) +
+               pages_in(&d.whole, big, big + BIG_PAGES * PAGE, idx, 64);
+    EXPECT(n == 1 && idx[0] == 1000, "after the churn: %zu pages of the 64 MiB region reported, "
+           "want page 1000", n);
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    stop_target(&t);
+}
+
+TEST_CASE(running_collects_survive_a_process_that_maps_and_unmaps_all_the_time)
+{
+    if (sls_track_available(SLS_TRACK_UFFD))
+        churn_scenario(SLS_TRACK_UFFD, case_why);
+    if (!*case_why)
+        churn_scenario(SLS_TRACK_DIGEST, case_why);
+}
+
+/* The tracked process dies: a collect fails with one line naming it, and close still works. */
+TEST_CASE(collect_on_a_dead_process_fails_with_a_clear_error)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    int frozen = 0;
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, NULL, "small");
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], SLS_TRACK_AUTO, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    pid_t pid = t.pid;
+    stop_target(&t);
+    int rc = sls_track_collect(tr, &d, SLS_TRACK_COLLECT_RUNNING, err, sizeof(err));
+    char want[32];
+    snprintf(want, sizeof(want), "pid %d", pid);
+    EXPECT(rc < 0, "collect on a dead process returned %d", rc);
+    EXPECT(strstr(err, want) && !strchr(err, '\n'), "error does not name the process in one line: '%s'",
+           err);
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    stop_target(&t);
+}
+
 /* ---- cases ------------------------------------------------------------------------------------ */
 
 static int probe_says(const char *key)
@@ -915,6 +1007,8 @@ int main(void)
     RUN(uffd_finds_a_replaced_region_between_tracked_neighbours);
     RUN(shared_mappings_are_reported_whole_at_every_collect);
     RUN(uffd_tracking_is_not_inherited_by_a_forked_child);
+    RUN(running_collects_survive_a_process_that_maps_and_unmaps_all_the_time);
+    RUN(collect_on_a_dead_process_fails_with_a_clear_error);
     RUN(killed_engine_leaves_target_running_and_nothing_write_protected);
     RUN(forget_makes_the_next_collect_report_everything_whole);
     return TEST_EXIT();
