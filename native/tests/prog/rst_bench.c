@@ -237,15 +237,13 @@ int main(int argc, char **argv)
                 execl(self, "rst_bench", "target", m, t, (char *)NULL);
                 _exit(127);
             }
-            if (!wait_prefix(results, "READY", 1, 60)) {
-                fprintf(stderr, "rst_bench: target never ready\n");
-                return 1;
-            }
-            char err[512];
+            char err[512] = "target never ready";
             struct sls_capture_stats st;
             int32_t p32 = pid;
-            if (capture(&p32, 1, 0, pages, image, &st, err, sizeof(err))) {
-                fprintf(stderr, "rst_bench: capture: %s\n", err);
+            if (!wait_prefix(results, "READY", 1, 60) || capture(&p32, 1, 0, pages, image, &st, err, sizeof(err))) {
+                fprintf(stderr, "rst_bench: %s\n", err);
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
                 return 1;
             }
             kill(pid, SIGKILL);
@@ -267,6 +265,7 @@ int main(int argc, char **argv)
                 kill(pairs[1], SIGUSR2);
                 if (!wait_prefix(results, "PASS", rep + 1, 60)) {
                     fprintf(stderr, "rst_bench: restored copy %d did not verify\n", rep);
+                    kill(pairs[1], SIGKILL);
                     return 1;
                 }
                 kill(pairs[1], SIGKILL);
