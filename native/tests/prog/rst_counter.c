@@ -1,6 +1,7 @@
 /* Restore test program: a counter that must continue from its checkpointed value and an array
  * traversal whose running checksum must stay right across the restore; afterwards the heap must
- * still grow (brk) and vDSO time calls must still work.
+ * still grow (brk), the stack must still grow down (deep recursion), and vDSO time calls must still
+ * work.
  *
  * Contract (as every rst_* program): stdout is a results file; prints "READY" once set up, keeps
  * working, and on SIGUSR2 verifies and prints "PASS rst_counter" or "FAIL rst_counter: why". */
@@ -29,6 +30,16 @@ static uint64_t mix(uint64_t x)
     x *= 0xff51afd7ed558ccdULL;
     x ^= x >> 33;
     return x;
+}
+
+/* Uses about depth KiB of stack: far past the captured [stack] VMA, which must still grow down. */
+static __attribute__((noinline)) uint64_t deep(int depth)
+{
+    volatile char frame[1024];
+    frame[0] = (char)depth;
+    if (depth == 0)
+        return frame[0];
+    return deep(depth - 1) + frame[0];
 }
 
 static int fail(const char *why, unsigned long long a, unsigned long long b)
@@ -98,6 +109,8 @@ int main(void)
     }
     if ((char *)sbrk(0) <= (char *)brk_before)
         return fail("brk did not grow", (unsigned long long)(uintptr_t)sbrk(0), (unsigned long long)(uintptr_t)brk_before);
+    if (deep(4096) == 0) /* 4 MiB of stack */
+        return fail("deep recursion returned nothing", 0, 0);
     struct timespec t1;
     clock_gettime(CLOCK_REALTIME, &t1);
     if (t1.tv_sec < t0.tv_sec)
