@@ -212,7 +212,12 @@ static int open_fd_object(struct rst_ctx *c, struct rst_proc *p, const struct rs
                          p->proc->pid, f->fd, path);
             break;
         }
-        fd = open(path, reopen_flags(f) | (f->type == SLS_FD_DIR ? O_DIRECTORY : 0));
+        /* O_NONBLOCK for devices: some (serial lines, tapes) block in open; the captured flags are
+         * set back right after. */
+        fd = open(path, reopen_flags(f) | (f->type == SLS_FD_DIR ? O_DIRECTORY : 0) |
+                            (f->type == SLS_FD_CHR ? O_NONBLOCK : 0));
+        if (fd >= 0 && f->type == SLS_FD_CHR && !(f->file_flags & O_NONBLOCK))
+            fcntl(fd, F_SETFL, (int)(f->file_flags & ~(uint32_t)O_NONBLOCK) & ~O_ACCMODE);
         if (fd < 0) {
             r = rst_fail(c, errno, "pid %d fd %d: %s cannot be opened: %s", p->proc->pid, f->fd, path, strerror(errno));
             break;
@@ -227,7 +232,9 @@ static int open_fd_object(struct rst_ctx *c, struct rst_proc *p, const struct rs
         if (c->flags & SLS_RESTORE_DETACHED) {
             fd = open("/dev/null", (int)(f->file_flags & O_ACCMODE) | O_CLOEXEC);
         } else {
-            fd = open(path, reopen_flags(f) | O_NOCTTY);
+            fd = open(path, reopen_flags(f) | O_NOCTTY | O_NONBLOCK);
+            if (fd >= 0 && !(f->file_flags & O_NONBLOCK))
+                fcntl(fd, F_SETFL, (int)(f->file_flags & ~(uint32_t)O_NONBLOCK) & ~O_ACCMODE);
         }
         if (fd < 0)
             r = rst_fail(c, errno, "pid %d fd %d: terminal %s cannot be opened: %s (restore detached to use /dev/null)",
