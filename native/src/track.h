@@ -8,9 +8,9 @@
  *                        A uffd is created inside the target by syscall injection, pulled into the
  *                        engine with pidfd_getfd and closed in the target (nothing stays in its fd
  *                        table); every private region that accepts it is registered MODE_WP and
- *                        write-protected. A collect is one PAGEMAP_SCAN per registered region that
- *                        returns the written pages and re-protects them atomically, so it is exact
- *                        even while the target runs. Writes are never blocked (async mode), and when
+ *                        write-protected. A collect is one PAGEMAP_SCAN per run of registered VMAs
+ *                        that returns the written pages and re-protects them atomically, so it is
+ *                        exact even while the target runs. Writes are never blocked (async mode), and when
  *                        the engine dies its uffd closes and the kernel drops all tracking.
  *   SLS_TRACK_SOFTDIRTY  clear_refs "4" + pagemap bit 55, where the kernel has CONFIG_MEM_SOFT_DIRTY.
  *                        Reading the bits and clearing them are two steps, so a collect needs the
@@ -29,7 +29,9 @@
  *          refuse registration, huge reservations). Take every present page of these; pages older
  *          epochs hold at these addresses must not show through (absent = zero).
  * Everything outside dirty ∪ whole is unchanged since the last collect (or was unmapped: the
- * capture's own map of this epoch says which regions exist). [vdso], [vvar], [vvar_vclock] and
+ * capture's own map of this epoch says which regions exist). DIGEST judges by contents, so it
+ * reports a replaced or regrown region's changed pages as dirty rather than the region as whole —
+ * as correct, since every page it does not report is byte for byte what the last collect saw. [vdso], [vvar], [vvar_vclock] and
  * [vsyscall] are never reported.
  *
  * How capture uses it
@@ -41,7 +43,7 @@
  *                         sls_track_note_copied for each copied run); freeze; sls_track_collect(t,
  *                         &d2, 0); copy d2's pages over the staged ones (d2 is small: only what was
  *                         written meanwhile); capture process state; thaw. The epoch is d1 ∪ d2 with
- *                         d2's copies winning.
+ *                         d2's copies winning, restricted to the VMAs that exist at the freeze.
  *   Failed epoch:         sls_track_forget(t): the next collect reports everything as whole.
  *   After a restore:      freeze the restored process, sls_track_open, thaw (its memory is the
  *                         restored epoch, so the next delta is relative to it).
