@@ -195,6 +195,57 @@ static int open_pipe_end(struct rst_ctx *c, struct rst_proc *p, const struct rst
     return 0;
 }
 
+/* An open file that was unlinked comes back as an unnamed file (O_TMPFILE) in the directory it was
+ * in, holding the captured contents, opened with the captured flags at the captured offset: still
+ * a regular file on the same filesystem, still without a name. */
+static int open_unlinked(struct rst_ctx *c, struct rst_proc *p, const struct rst_fd *rf, const char *path, int *out)
+{
+    const struct sls_img_fd *f = rf->f;
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *del = strstr(dir, " (deleted)");
+    if (del)
+        *del = 0;
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return rst_fail(c, EINVAL, "pid %d fd %d: unlinked file %s has no directory", p->proc->pid, f->fd, path);
+    if (slash == dir)
+        slash[1] = 0;
+    else
+        *slash = 0;
+    int tmp = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)(f->mode & 07777));
+    if (tmp < 0)
+        return rst_fail(c, errno, "pid %d fd %d: cannot make an unnamed file in %s for unlinked %s: %s", p->proc->pid,
+                        f->fd, dir, path, strerror(errno));
+    const uint8_t *d = rf->extra;
+    size_t left = f->extra_len;
+    while (left) {
+        ssize_t n = write(tmp, d, left);
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            close(tmp);
+            return rst_fail(c, e, "pid %d fd %d: writing the contents of unlinked %s failed: %s", p->proc->pid, f->fd,
+                            path, strerror(e));
+        }
+        d += n;
+        left -= (size_t)n;
+    }
+    char self[64];
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", tmp);
+    int fd = open(self, reopen_flags(f));
+    int e = errno;
+    close(tmp);
+    if (fd < 0)
+        return rst_fail(c, e, "pid %d fd %d: reopening unlinked %s failed: %s", p->proc->pid, f->fd, path, strerror(e));
+    if (lseek(fd, (off_t)f->pos, SEEK_SET) < 0) {
+        e = errno;
+        close(fd);
+        return rst_fail(c, e, "pid %d fd %d: seeking unlinked %s failed: %s", p->proc->pid, f->fd, path, strerror(e));
+    }
+    *out = fd;
+    return 0;
+}
+
 /* Opens (or makes) in the engine the object a captured fd refers to. */
 static int open_fd_object(struct rst_ctx *c, struct rst_proc *p, const struct rst_fd *rf, int *out)
 {
@@ -208,8 +259,7 @@ static int open_fd_object(struct rst_ctx *c, struct rst_proc *p, const struct rs
     case SLS_FD_DIR:
     case SLS_FD_CHR:
         if (f->xflags & SLS_FDX_UNLINKED) {
-            r = rst_fail(c, ENOTSUP, "pid %d fd %d: %s was unlinked; restoring unlinked files is not supported",
-                         p->proc->pid, f->fd, path);
+            r = open_unlinked(c, p, rf, path, &fd);
             break;
         }
         /* O_NONBLOCK for devices: some (serial lines, tapes) block in open; the captured flags are

@@ -1,7 +1,7 @@
 /* Restore test program: file descriptors of the kinds the restorer makes itself — a FIFO with
  * buffered bytes, an eventfd with a count, an epoll set watching it (with its data word), an armed
  * timerfd and an expired one with an unread tick, a signalfd, a memfd with contents and an offset,
- * a directory fd and /dev/null. argv[1] is a directory for the FIFO. Prints READY, then PASS/FAIL as
+ * a directory fd, /dev/null and a regular file that was unlinked while open. argv[1] is a directory for the FIFO. Prints READY, then PASS/FAIL as
  * every rst_* program. */
 #include <fcntl.h>
 #include <signal.h>
@@ -60,6 +60,13 @@ int main(int argc, char **argv)
     int mfd = memfd_create("rst-memfd", 0);
     int dirfd = open(argv[1], O_RDONLY | O_DIRECTORY);
     int devnull = open("/dev/null", O_WRONLY);
+    static const char unlinked_msg[] = "contents of an unlinked file";
+    char unlinked_path[4200];
+    snprintf(unlinked_path, sizeof(unlinked_path), "%s/unlinked", argv[1]);
+    int unl = open(unlinked_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (unl < 0 || write(unl, unlinked_msg, sizeof(unlinked_msg)) != (ssize_t)sizeof(unlinked_msg) ||
+        unlink(unlinked_path) || lseek(unl, 3, SEEK_SET) != 3)
+        return fail("setting up the unlinked file failed");
     if (fifo_r < 0 || fifo_w < 0 || efd < 0 || ep < 0 || armed < 0 || expired < 0 || sfd < 0 || mfd < 0 ||
         dirfd < 0 || devnull < 0)
         return fail("setting up the fds failed");
@@ -106,6 +113,12 @@ int main(int argc, char **argv)
         return fail("the directory fd points elsewhere");
     if (write(devnull, "x", 1) != 1)
         return fail("/dev/null is not writable");
+    struct stat ust;
+    char ubuf[64] = "";
+    if (fstat(unl, &ust) || ust.st_nlink != 0 || !S_ISREG(ust.st_mode))
+        return fail("the unlinked file is not an unlinked regular file any more");
+    if (read(unl, ubuf, sizeof(ubuf)) != (ssize_t)sizeof(unlinked_msg) - 3 || strcmp(ubuf, unlinked_msg + 3))
+        return fail("the unlinked file lost its contents or offset");
     printf("PASS rst_fdkinds\n");
     fflush(stdout);
     return 0;
