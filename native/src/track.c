@@ -203,6 +203,13 @@ int trk_report_end(struct trk_collect *c, const struct trk_vma *v, const struct 
     return trk_add_whole(c->d, w->hi, v->end, SLS_TRACK_WHOLE_NEW) ? oom(c) : 0;
 }
 
+int trk_untracked_by_size(const struct trk_vma *v)
+{
+    uint64_t size = v->end - v->start;
+    return size > TRK_MAX_TRACKED_REGION ||
+           (!(v->prot & (PROT_READ | PROT_WRITE)) && size > TRK_MAX_TRACKED_INACCESSIBLE);
+}
+
 int trk_add_shared(struct trk_collect *c, const struct trk_vma *v)
 {
     /* other processes write shared memory without touching our page tables */
@@ -407,9 +414,15 @@ static int collect(struct sls_tracker *t, struct sls_track_delta *d, int flags, 
     for (size_t i = 0; !rc && t->mode != SLS_TRACK_UFFD && i < n; i++) {
         if (v[i].special)
             continue;
-        rc = v[i].shared                      ? trk_add_shared(&c, &v[i])
-             : t->mode == SLS_TRACK_SOFTDIRTY ? trk_softdirty_vma(&c, &v[i])
-                                              : trk_digest_vma(&c, &v[i]);
+        if (v[i].shared)
+            rc = trk_add_shared(&c, &v[i]);
+        else if (trk_untracked_by_size(&v[i]))
+            rc = trk_add_whole(d, v[i].start, v[i].end, SLS_TRACK_WHOLE_UNTRACKED)
+                     ? sls_errf(err, errlen, ENOMEM, "pid %d: out of memory", t->pid)
+                     : 0;
+        else
+            rc = t->mode == SLS_TRACK_SOFTDIRTY ? trk_softdirty_vma(&c, &v[i])
+                                                : trk_digest_vma(&c, &v[i]);
     }
     free(v);
     if (!rc && t->mode == SLS_TRACK_SOFTDIRTY)

@@ -90,6 +90,14 @@ int trk_report_end(struct trk_collect *c, const struct trk_vma *v, const struct 
 int trk_pagemap_read(struct sls_tracker *t, uint64_t start, size_t npages, uint64_t *out,
                      char *err, size_t errlen);
 
+/* Huge regions the mechanisms leave alone (reported whole every time): registering a region costs
+ * uffd page tables for all of it (WP_UNPOPULATED installs markers, about 2 MB per GiB), and
+ * soft-dirty and digest read a pagemap entry per page. An unpopulated reservation reported whole
+ * costs the capture one cheap pagemap look. */
+#define TRK_MAX_TRACKED_INACCESSIBLE (1ull << 30) /* PROT_NONE reservations (JVM heaps, guards) */
+#define TRK_MAX_TRACKED_REGION (64ull << 30)
+int trk_untracked_by_size(const struct trk_vma *v);
+
 /* A shared VMA: reported whole (untracked) every time. */
 int trk_add_shared(struct trk_collect *c, const struct trk_vma *v);
 

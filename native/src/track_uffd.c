@@ -35,12 +35,6 @@
 #define UFFD_FEATURES (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)
 #define SCAN_VEC_LEN 1024
 
-/* Registering a region costs page tables for all of it (WP_UNPOPULATED installs markers), about
- * 2 MB per GiB: huge reservations are left untracked (reported whole, which for an unpopulated
- * reservation costs the capture one cheap pagemap look). */
-#define MAX_TRACKED_INACCESSIBLE (1ull << 30) /* PROT_NONE reservations (JVM heaps, guard areas) */
-#define MAX_TRACKED_REGION (64ull << 30)
-
 int trk_uffd_available(void)
 {
     int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
@@ -303,13 +297,6 @@ static int scan_known(struct trk_collect *c, const struct trk_vma *v, size_t m)
     return 0;
 }
 
-static int untracked_by_size(const struct trk_vma *v)
-{
-    uint64_t size = v->end - v->start;
-    return size > MAX_TRACKED_REGION ||
-           (!(v->prot & (PROT_READ | PROT_WRITE)) && size > MAX_TRACKED_INACCESSIBLE);
-}
-
 /* Known VMAs v[0..m) (each continues a region of the baseline): checks which are still registered
  * (a VMA replaced at the same place is not), scans the registered runs, adopts the others. */
 static int collect_known(struct trk_collect *c, const struct trk_vma *v, size_t m)
@@ -346,7 +333,7 @@ int trk_uffd_collect(struct trk_collect *c, const struct trk_vma *v, size_t n)
         } else if (v[i].shared) {
             rc = trk_add_shared(c, &v[i]);
             i++;
-        } else if (untracked_by_size(&v[i])) {
+        } else if (trk_untracked_by_size(&v[i])) {
             rc = trk_add_whole(c->d, v[i].start, v[i].end, SLS_TRACK_WHOLE_UNTRACKED) ? oom(c) : 0;
             i++;
         } else if (!trk_anchor(&t->base, &v[i])) {
@@ -354,7 +341,7 @@ int trk_uffd_collect(struct trk_collect *c, const struct trk_vma *v, size_t n)
             i++;
         } else {
             size_t j = i + 1;
-            while (j < n && !v[j].special && !v[j].shared && !untracked_by_size(&v[j]) &&
+            while (j < n && !v[j].special && !v[j].shared && !trk_untracked_by_size(&v[j]) &&
                    trk_anchor(&t->base, &v[j]))
                 j++;
             rc = collect_known(c, v + i, j - i);

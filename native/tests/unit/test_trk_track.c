@@ -458,6 +458,44 @@ out:
     stop_target(&t);
 }
 
+/* A 2 GiB PROT_NONE reservation (a JVM heap before it is committed) is not tracked page by page
+ * (uffd would allocate page tables for all of it): it is reported whole, as untracked, each time. */
+static void reservation_scenario(int mode, char *case_why)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    int frozen = 0;
+    uint64_t res, len = 2ull << 30;
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, &res, "mmap %llx", (unsigned long long)(len / PAGE));
+    CMD(&t, NULL, "protect %llx %llx 0", (unsigned long long)res, (unsigned long long)(len / PAGE));
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], mode, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "collect: %s", err);
+    EXPECT(covered_whole(&d, res, res + len, SLS_TRACK_WHOLE_UNTRACKED),
+           "the 2 GiB reservation is not reported whole (untracked)");
+    EXPECT(d.tracked_bytes < len, "%llu bytes tracked: the reservation was tracked",
+           (unsigned long long)d.tracked_bytes);
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    stop_target(&t);
+}
+
+TEST_CASE(huge_inaccessible_reservations_are_left_untracked)
+{
+    if (sls_track_available(SLS_TRACK_UFFD))
+        reservation_scenario(SLS_TRACK_UFFD, case_why);
+    if (!*case_why)
+        reservation_scenario(SLS_TRACK_DIGEST, case_why);
+}
+
 TEST_CASE(shared_mappings_are_reported_whole_at_every_collect)
 {
     if (sls_track_available(SLS_TRACK_UFFD))
@@ -1005,6 +1043,7 @@ int main(void)
     RUN(digest_precopy_reports_a_page_whose_copy_is_not_what_was_hashed);
     RUN(a_region_replaced_at_the_same_place_is_reported);
     RUN(uffd_finds_a_replaced_region_between_tracked_neighbours);
+    RUN(huge_inaccessible_reservations_are_left_untracked);
     RUN(shared_mappings_are_reported_whole_at_every_collect);
     RUN(uffd_tracking_is_not_inherited_by_a_forked_child);
     RUN(running_collects_survive_a_process_that_maps_and_unmaps_all_the_time);
