@@ -537,27 +537,39 @@ int rst_restore_mm(struct rst_ctx *c, struct rst_proc *p)
 }
 
 /* Any `syscall` instruction in the restored executable mappings takes over from the gadget page, so
- * the gadget page itself can be unmapped by an injected call. */
+ * the gadget page itself can be unmapped by an injected call. Read in small chunks, file-backed text
+ * (libc) first: a JIT code cache can be hundreds of MiB. */
 int rst_switch_gadget_to_target(struct rst_ctx *c, struct rst_proc *p)
 {
-    for (int i = 0; i < p->nvmas; i++) {
-        const struct sls_img_vma *v = p->vmas[i].v;
-        if (!(v->prot & PROT_EXEC) || is_special(v->kind))
-            continue;
-        size_t len = v->end - v->start;
-        uint8_t *buf = malloc(len);
-        if (!buf)
-            return rst_fail(c, ENOMEM, "out of memory");
-        int r = rst_read_remote(c, p, v->start, buf, len);
-        uint8_t *hit = r ? NULL : memmem(buf, len, "\x0f\x05", 2);
-        if (hit)
-            p->gadget = v->start + (uint64_t)(hit - buf);
-        free(buf);
-        if (r)
-            return r;
-        if (hit)
-            return 0;
+    enum { CHUNK = 64 * 1024 };
+    uint8_t *buf = malloc(CHUNK + 1);
+    if (!buf)
+        return rst_fail(c, ENOMEM, "out of memory");
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < p->nvmas; i++) {
+            const struct sls_img_vma *v = p->vmas[i].v;
+            if (!(v->prot & PROT_EXEC) || is_special(v->kind) || (pass == 0) != is_file_backed(v))
+                continue;
+            for (uint64_t at = v->start; at < v->end; at += CHUNK) {
+                size_t len = v->end - at < CHUNK ? (size_t)(v->end - at) : CHUNK;
+                if (len < 2)
+                    continue;
+                int r = rst_read_remote(c, p, at, buf, len);
+                if (r) {
+                    free(buf);
+                    return r;
+                }
+                /* A `syscall` split over two chunks is missed; the next one will do. */
+                uint8_t *hit = memmem(buf, len, "\x0f\x05", 2);
+                if (hit) {
+                    p->gadget = at + (uint64_t)(hit - buf);
+                    free(buf);
+                    return 0;
+                }
+            }
+        }
     }
+    free(buf);
     return rst_fail(c, ENOEXEC, "pid %d: no syscall instruction in the restored executable mappings", p->proc->pid);
 }
 
