@@ -306,6 +306,8 @@ int sls_track_open(struct sls_frozen_proc *p, int mode, struct sls_tracker **out
                    size_t errlen)
 {
     *out = NULL;
+    int lazy = (mode & SLS_TRACK_LAZY) != 0;
+    mode &= ~SLS_TRACK_LAZY;
     if (mode == SLS_TRACK_AUTO)
         mode = sls_track_auto_mode();
     if (mode != SLS_TRACK_UFFD && mode != SLS_TRACK_SOFTDIRTY && mode != SLS_TRACK_DIGEST)
@@ -336,7 +338,7 @@ int sls_track_open(struct sls_frozen_proc *p, int mode, struct sls_tracker **out
     int rc = mode == SLS_TRACK_UFFD        ? trk_uffd_open(t, p, err, errlen)
              : mode == SLS_TRACK_SOFTDIRTY ? trk_softdirty_open(t, err, errlen)
                                            : trk_digest_open(t, err, errlen);
-    if (rc == 0) {
+    if (rc == 0 && !lazy) {
         /* The first pass registers/protects (uffd), clears (soft-dirty) or hashes (digest)
          * everything: its report is the baseline itself and is dropped. */
         struct sls_track_delta first = { 0 };
@@ -386,10 +388,8 @@ static int rebuild_baseline(struct trk_collect *c)
     trk_base_free(&cov);
     if (rc) {
         trk_base_free(&nb);
-        return rc < 0 && rc != -ENOMEM ? rc
-                                       : sls_errf(c->err, c->errlen, ENOMEM,
-                                                  "pid %d: out of memory for the baseline",
-                                                  c->t->pid);
+        return sls_errf(c->err, c->errlen, ENOMEM, "pid %d: out of memory for the baseline",
+                        c->t->pid);
     }
     trk_base_free(&c->next);
     c->next = nb;

@@ -36,6 +36,9 @@
  *
  * How capture uses it
  *   First (full) epoch:   freeze; sls_track_open(proc); capture everything; thaw.
+ *     or, shorter stops:  at attach: freeze; sls_track_open(proc, mode | SLS_TRACK_LAZY); thaw;
+ *                         sls_track_collect(RUNNING) (drop the report: all whole). First epoch:
+ *                         freeze; sls_track_collect (drop it); capture everything; thaw.
  *   Delta epoch:          freeze; sls_track_collect(t, &d, 0); capture process state and the pages
  *                         in d.dirty ∪ d.whole (present pages only; dirty-but-absent = zero); thaw.
  *   Pre-copy epoch:       while running: sls_track_collect(t, &d1, SLS_TRACK_COLLECT_RUNNING), copy
@@ -76,6 +79,12 @@
 #define SLS_TRACK_SOFTDIRTY 1
 #define SLS_TRACK_UFFD      2
 #define SLS_TRACK_DIGEST    3
+
+/* Or'ed into the mode of sls_track_open: only create the tracker (uffd: the injection, about 0.2 ms
+ * of stop) and leave the first pass — registering and protecting every region (uffd, 20-90 ms per
+ * GiB), hashing every page (digest) — to the first collect, which then reports everything whole
+ * and can run while the process runs. Use it when tracking starts at attach time. */
+#define SLS_TRACK_LAZY 0x100
 
 /* Collect flags. */
 #define SLS_TRACK_COLLECT_RUNNING 0x1 /* the target is not frozen (pre-copy pass) */
@@ -123,7 +132,8 @@ int sls_track_describe(char *buf, size_t len);
 /*
  * Starts tracking process p, which must be frozen by the calling thread (sls_freeze). Everything
  * the process holds now is the baseline: the first collect reports what changes after this call.
- * mode: SLS_TRACK_*; an unavailable mode is refused with a line saying why.
+ * mode: SLS_TRACK_*, optionally | SLS_TRACK_LAZY; an unavailable mode is refused with a line
+ * saying why.
  */
 int sls_track_open(struct sls_frozen_proc *p, int mode, struct sls_tracker **out,
                    char *err, size_t errlen);

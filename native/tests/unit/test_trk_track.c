@@ -692,6 +692,55 @@ out:
     stop_target(&t);
 }
 
+/* A lazy open only creates the tracker; the first collect (here while the process runs) takes
+ * everything whole and sets the baseline, and from then on tracking is exact. */
+static void lazy_scenario(int mode, char *case_why)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    int frozen = 0;
+    uint64_t big, idx[64];
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, &big, "big");
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], mode | SLS_TRACK_LAZY, &tr, err, sizeof(err)) == 0,
+            "open: %s", err);
+    REQUIRE(sls_track_mode(tr) == mode, "lazy tracker mode %d, want %d", sls_track_mode(tr), mode);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    EXPECT(mode != SLS_TRACK_UFFD || wp_registered_vmas(t.pid) == 0,
+           "a lazy open registered VMAs already");
+    REQUIRE(sls_track_collect(tr, &d, SLS_TRACK_COLLECT_RUNNING, err, sizeof(err)) == 0,
+            "first collect: %s", err);
+    EXPECT(covered_whole(&d, big, big + BIG_PAGES * PAGE, SLS_TRACK_WHOLE_NEW),
+           "the first collect after a lazy open does not report the 64 MiB region whole");
+    CMD(&t, NULL, "write %llx 1", (unsigned long long)(big + 77 * PAGE));
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "collect: %s", err);
+    size_t n = pages_in(&d.dirty, big, big + BIG_PAGES * PAGE, idx, 64) +
+               pages_in(&d.whole, big, big + BIG_PAGES * PAGE, idx, 64);
+    EXPECT(n == 1 && idx[0] == 77, "%zu pages of the 64 MiB region reported, want page 77", n);
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    stop_target(&t);
+}
+
+TEST_CASE(lazy_open_defers_the_first_pass_to_the_first_collect)
+{
+    if (sls_track_available(SLS_TRACK_UFFD))
+        lazy_scenario(SLS_TRACK_UFFD, case_why);
+    if (!*case_why)
+        lazy_scenario(SLS_TRACK_DIGEST, case_why);
+}
+
 /* ---- cases ------------------------------------------------------------------------------------ */
 
 static int probe_says(const char *key)
@@ -1049,6 +1098,7 @@ int main(void)
     RUN(running_collects_survive_a_process_that_maps_and_unmaps_all_the_time);
     RUN(collect_on_a_dead_process_fails_with_a_clear_error);
     RUN(killed_engine_leaves_target_running_and_nothing_write_protected);
+    RUN(lazy_open_defers_the_first_pass_to_the_first_collect);
     RUN(forget_makes_the_next_collect_report_everything_whole);
     return TEST_EXIT();
 }
