@@ -1,0 +1,52 @@
+package org.sls.nativeengine.internal;
+
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * libslsnative.so, mirroring native/include/slsnative.h one to one. Functions return 0 (or a count)
+ * on success and a negative errno-style code on failure, with one line (NUL-terminated) in err.
+ */
+public interface SlsNativeLibrary extends Library {
+
+    /** The ABI this interface was written for; {@link #sls_abi_version()} must return the same. */
+    int SLS_ABI_VERSION = 1;
+
+    int SLS_CAPTURE_RECURSIVE = 0x1;
+    int SLS_RESTORE_DETACHED = 0x1;
+    int SLS_RESTORE_FORCE = 0x2;
+
+    int sls_abi_version();
+
+    String sls_version();
+
+    int sls_probe(byte[] buf, SizeT len, byte[] err, SizeT errlen);
+
+    int sls_capture(int[] pids, int npids, int flags, String pagePath, String imagePath,
+                    SlsCaptureStats stats, byte[] err, SizeT errlen);
+
+    int sls_restore(String imagePath, SlsPageSegment[] segs, int nsegs, String[] files, int nfiles,
+                    int flags, String seedPath, int[] pidPairs, int maxProcs, byte[] err, SizeT errlen);
+
+    /** Loads the library JNA finds as the resource {@code linux-x86-64/libslsnative.so} of the loader. */
+    static SlsNativeLibrary load(ClassLoader bundleLoader) {
+        return Native.load("slsnative", SlsNativeLibrary.class,
+                Map.of(Library.OPTION_CLASSLOADER, bundleLoader));
+    }
+
+    /** Loads the library from a file (tests, development). */
+    static SlsNativeLibrary load(Path file) {
+        return Native.load(file.toAbsolutePath().toString(), SlsNativeLibrary.class);
+    }
+
+    /** The text of a NUL-terminated error buffer. */
+    static String message(byte[] err) {
+        int n = 0;
+        while (n < err.length && err[n] != 0) {
+            n++;
+        }
+        return new String(err, 0, n, java.nio.charset.StandardCharsets.UTF_8);
+    }
+}
