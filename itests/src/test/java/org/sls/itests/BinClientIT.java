@@ -41,7 +41,8 @@ public class BinClientIT extends SlsTestSupport {
                 .directory(home)
                 .redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        // As root's cron would: no JAVA_HOME (bin/setenv finds java on the PATH), no inherited script name.
+        builder.environment().remove("JAVA_HOME");
         builder.environment().remove("KARAF_SCRIPT");
         Process process = builder.start();
         byte[] output = process.getInputStream().readAllBytes();
@@ -56,9 +57,9 @@ public class BinClientIT extends SlsTestSupport {
         return s.replaceAll("\u001B\\[[0-9;]*m", "");
     }
 
-    /** What the client printed, less the launcher's advice that JAVA_HOME is not set. */
+    /** What the client printed; nothing but the command's own output may appear. */
     private static String commandOutput(ClientRun run) {
-        return run.output().replaceAll("(?m)^client: JAVA_HOME not set.*\\R", "").trim();
+        return run.output().trim();
     }
 
     @Test
