@@ -205,4 +205,51 @@ static inline const struct sls_img_entry *record_next(const struct sls_img_heade
 
 #define ENTRY_PAYLOAD(e) ((const void *)((const unsigned char *)(e) + sizeof(struct sls_img_entry)))
 
+/* The VMA entry holding addr (path after it), or NULL. */
+static inline const struct sls_img_vma *record_vma_at(const struct sls_img_header *rec, uint64_t addr,
+                                                      const char **path)
+{
+    for (const struct sls_img_entry *e = record_next(rec, NULL, SLS_TAG_VMA); e;
+         e = record_next(rec, e, SLS_TAG_VMA)) {
+        const struct sls_img_vma *v = ENTRY_PAYLOAD(e);
+        if (v->start <= addr && addr < v->end) {
+            if (path)
+                *path = (const char *)(v + 1);
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* Page file offset of the captured page at addr, or -1 if the page was not taken. */
+static inline long record_page_offset(const struct sls_img_header *rec, uint64_t addr)
+{
+    for (const struct sls_img_entry *e = record_next(rec, NULL, SLS_TAG_PAGERUN); e;
+         e = record_next(rec, e, SLS_TAG_PAGERUN)) {
+        const struct sls_img_pagerun *r = ENTRY_PAYLOAD(e);
+        for (size_t i = 0; i < e->len / sizeof(*r); i++)
+            if (r[i].addr <= addr && addr < r[i].addr + r[i].npages * 4096)
+                return (long)(r[i].offset + (addr - r[i].addr));
+    }
+    return -1;
+}
+
+/* The FD entry of fd (its path and extra bytes after it), or NULL. */
+static inline const struct sls_img_fd *record_fd(const struct sls_img_header *rec, int fd,
+                                                 const char **path, const unsigned char **extra)
+{
+    for (const struct sls_img_entry *e = record_next(rec, NULL, SLS_TAG_FD); e;
+         e = record_next(rec, e, SLS_TAG_FD)) {
+        const struct sls_img_fd *f = ENTRY_PAYLOAD(e);
+        if (f->fd == fd) {
+            if (path)
+                *path = (const char *)(f + 1);
+            if (extra)
+                *extra = (const unsigned char *)(f + 1) + f->path_len;
+            return f;
+        }
+    }
+    return NULL;
+}
+
 #endif

@@ -26,45 +26,17 @@ static size_t pages_len;
 
 static const struct sls_img_vma *vma_at(uint64_t addr, const char **path)
 {
-    for (const struct sls_img_entry *e = record_next(rec, NULL, SLS_TAG_VMA); e;
-         e = record_next(rec, e, SLS_TAG_VMA)) {
-        const struct sls_img_vma *v = ENTRY_PAYLOAD(e);
-        if (v->start <= addr && addr < v->end) {
-            if (path)
-                *path = (const char *)(v + 1);
-            return v;
-        }
-    }
-    return NULL;
+    return record_vma_at(rec, addr, path);
 }
 
-/* Page file offset of the captured page at addr, or -1 if the page was not taken. */
 static long page_offset(uint64_t addr)
 {
-    for (const struct sls_img_entry *e = record_next(rec, NULL, SLS_TAG_PAGERUN); e;
-         e = record_next(rec, e, SLS_TAG_PAGERUN)) {
-        const struct sls_img_pagerun *r = ENTRY_PAYLOAD(e);
-        for (size_t i = 0; i < e->len / sizeof(*r); i++)
-            if (r[i].addr <= addr && addr < r[i].addr + r[i].npages * PG)
-                return (long)(r[i].offset + (addr - r[i].addr));
-    }
-    return -1;
+    return record_page_offset(rec, addr);
 }
 
 static const struct sls_img_fd *fd_entry(int fd, const char **path, const unsigned char **extra)
 {
-    for (const struct sls_img_entry *e = record_next(rec, NULL, SLS_TAG_FD); e;
-         e = record_next(rec, e, SLS_TAG_FD)) {
-        const struct sls_img_fd *f = ENTRY_PAYLOAD(e);
-        if (f->fd == fd) {
-            if (path)
-                *path = (const char *)(f + 1);
-            if (extra)
-                *extra = (const unsigned char *)(f + 1) + f->path_len;
-            return f;
-        }
-    }
-    return NULL;
+    return record_fd(rec, fd, path, extra);
 }
 
 TEST_CASE(capture_succeeds_and_leaves_the_process_running_untraced)
