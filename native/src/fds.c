@@ -14,11 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define CONTENTS_MAX (256ull << 20) /* memfd / unlinked file contents kept in the image */
+#define MQUEUE_MAGIC 0x19800202
 
 int sls_fd_dup(struct sls_fd_capture *f)
 {
@@ -196,6 +198,13 @@ static int classify_and_dump(struct sls_fd_capture *f)
         return 0;
     }
     if (S_ISREG(mode)) {
+        /* a POSIX message queue looks like a regular file whose path exists only in mqueuefs */
+        char path[64];
+        struct statfs sfs;
+        snprintf(path, sizeof(path), "/proc/%d/fd/%d", f->pid, f->fd);
+        if (statfs(path, &sfs) == 0 && sfs.f_type == MQUEUE_MAGIC)
+            return FDERR(f, ENOTSUP, "pid %d fd %d: POSIX message queue %s is not supported", f->pid,
+                         f->fd, link);
         if (strncmp(link, "/memfd:", 7) == 0)
             return f->img.type = SLS_FD_MEMFD, dump_contents(f);
         f->img.type = SLS_FD_REG;

@@ -7,6 +7,7 @@
 #include "slsnative.h"
 
 #include <errno.h>
+#include <mqueue.h>
 #include <pthread.h>
 #include <sys/ptrace.h>
 #include <time.h>
@@ -162,6 +163,35 @@ TEST_CASE(established_tcp_connection_is_refused_naming_the_fd_and_the_process_ru
 out:;
 }
 
+TEST_CASE(posix_message_queue_is_refused_naming_the_fd)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "/sls-test-%d", getpid());
+    int ready[2];
+    REQUIRE(pipe(ready) == 0, "pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        mqd_t q = mq_open(name, O_CREAT | O_RDWR, 0600, NULL);
+        if (write(ready[1], &q, sizeof(q)) != sizeof(q))
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    mqd_t q = -1;
+    REQUIRE(read(ready[0], &q, sizeof(q)) == sizeof(q) && q >= 0, "child could not open a queue");
+    char err[256] = "", want[200];
+    int rc = capture1(pid, 0, err, sizeof(err));
+    snprintf(want, sizeof(want), "pid %d fd %d: POSIX message queue %s is not supported", pid, (int)q, name);
+    EXPECT(rc == -ENOTSUP && strcmp(err, want) == 0, "rc %d '%s'", rc, err);
+    EXPECT(free_running(pid, err, sizeof(err)), "%s", err);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    mq_unlink(name);
+    close(ready[0]);
+    close(ready[1]);
+out:;
+}
+
 /* A process that keeps creating and joining threads and exits after ~60 ms; captured over and over
  * until it is gone. Every capture either succeeds or fails cleanly; none hangs or crashes. */
 static void *short_thread(void *arg)
@@ -217,6 +247,7 @@ int main(void)
     RUN(already_traced_process_fails_and_stays_with_its_tracer);
     RUN(unprivileged_caller_is_not_permitted_and_target_is_untouched);
     RUN(established_tcp_connection_is_refused_naming_the_fd_and_the_process_runs_on);
+    RUN(posix_message_queue_is_refused_naming_the_fd);
     RUN(process_that_churns_threads_and_exits_mid_capture_fails_cleanly);
     unlink(page_path);
     unlink(image_path);

@@ -124,6 +124,20 @@ class NativeCaptureTest {
         assertEquals("PASS", awaitLine("PASS", "FAIL"));
     }
 
+    @Test
+    void childOfThisJvmIsRefusedBeforeAnythingIsFrozen() throws Exception {
+        Process child = new ProcessBuilder("sleep", "30").start();
+        try {
+            SlsException e = org.junit.jupiter.api.Assertions.assertThrows(SlsException.class,
+                    () -> engine.capture(new CaptureSpec(List.of((int) child.pid()), false, tmp.resolve("p"))));
+            assertEquals("pid " + child.pid() + " is a child of the SLS JVM itself and cannot be frozen "
+                    + "(the JVM reaps its children's stop events); start it detached", e.getMessage());
+            assertTrue(child.isAlive());
+        } finally {
+            child.destroyForcibly();
+        }
+    }
+
     private void assertRunningAndUntraced() throws IOException {
         try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
             for (Path t : tasks.toList()) {
