@@ -34,7 +34,7 @@ static int status_field(const char *status, const char *name, long *out)
 }
 
 /* Refuses what cannot or must not be frozen, with the reason. */
-static int check_target(pid_t pid, int *was_stopped, char *err, size_t errlen)
+static int check_target(pid_t pid, int *was_stopped, int *seccomp, char *err, size_t errlen)
 {
     if (pid <= 0)
         return sls_errf(err, errlen, EINVAL, "pid %d: not a valid process id", pid);
@@ -53,21 +53,29 @@ static int check_target(pid_t pid, int *was_stopped, char *err, size_t errlen)
     free(stat);
     if (flags & PF_KTHREAD)
         return sls_errf(err, errlen, EINVAL, "pid %d is a kernel thread: nothing to checkpoint", pid);
-    if (state == 'Z' || state == 'X')
-        return sls_errf(err, errlen, ESRCH, "pid %d has exited (zombie)", pid);
+    if (state == 'X')
+        return sls_errf(err, errlen, ESRCH, "pid %d has exited", pid);
     snprintf(path, sizeof(path), "/proc/%d/status", pid);
     if (sls_read_file(path, &status) < 0)
         return sls_errf(err, errlen, ESRCH, "pid %d: no such process", pid);
-    long tgid = -1, tracer = 0;
+    long tgid = -1, tracer = 0, threads = 1, filter = 0;
     status_field(status, "Tgid", &tgid);
     status_field(status, "TracerPid", &tracer);
+    status_field(status, "Threads", &threads);
+    status_field(status, "Seccomp", &filter);
     free(status);
+    if (state == 'Z' && threads <= 1)
+        return sls_errf(err, errlen, ESRCH, "pid %d has exited (zombie)", pid);
+    if (state == 'Z')
+        return sls_errf(err, errlen, ENOTSUP, "pid %d: its main thread has exited while %ld other "
+                        "threads run on; such a process is not supported", pid, threads - 1);
     if (tgid != pid)
         return sls_errf(err, errlen, EINVAL, "pid %d is a thread of process %ld, not a process", pid,
                         tgid);
     if (tracer != 0)
         return sls_errf(err, errlen, EBUSY, "pid %d is already traced by pid %ld", pid, tracer);
     *was_stopped = state == 'T';
+    *seccomp = (int)filter;
     return 0;
 }
 
@@ -157,15 +165,22 @@ static int freeze_proc(struct sls_freeze *fz, struct sls_frozen_proc *p, char *e
             pid_t tid = (pid_t)atoi(de->d_name);
             if (tid <= 0 || has_thread(p, tid))
                 continue;
-            if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)PTRACE_O_TRACESYSGOOD) != 0) {
+            /* A seccomp filter could kill the process for an injected syscall it does not allow:
+             * suspend it while we hold the thread (needs CAP_SYS_ADMIN; CRIU does the same). */
+            long opts = PTRACE_O_TRACESYSGOOD | (p->seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0);
+            if (ptrace(PTRACE_SEIZE, tid, 0, (void *)opts) != 0) {
                 if (errno == ESRCH)
                     continue; /* the thread exited meanwhile */
                 if (errno == EPERM && p->nthreads > 0)
                     continue; /* we may trace its siblings: this one is exiting (PF_EXITING) */
-                rc = sls_errf(err, errlen, errno,
-                              errno == EPERM ? "pid %d: not permitted to trace thread %d (%s)"
-                                             : "pid %d: cannot seize thread %d: %s",
-                              p->pid, tid, strerror(errno));
+                if (errno == EPERM && p->seccomp)
+                    rc = sls_errf(err, errlen, EPERM, "pid %d: uses seccomp, and suspending it while "
+                                  "frozen is not permitted (needs CAP_SYS_ADMIN)", p->pid);
+                else
+                    rc = sls_errf(err, errlen, errno,
+                                  errno == EPERM ? "pid %d: not permitted to trace thread %d (%s)"
+                                                 : "pid %d: cannot seize thread %d: %s",
+                                  p->pid, tid, strerror(errno));
                 break;
             }
             struct sls_frozen_thread *t = add_thread(p, tid);
@@ -223,8 +238,8 @@ static int add_proc(struct sls_freeze *fz, pid_t pid, char *err, size_t errlen)
 {
     if (has_proc(fz, pid))
         return 0;
-    int was_stopped = 0;
-    int rc = check_target(pid, &was_stopped, err, errlen);
+    int was_stopped = 0, seccomp = 0;
+    int rc = check_target(pid, &was_stopped, &seccomp, err, errlen);
     if (rc)
         return rc;
     if (fz->nprocs == fz->cap) {
@@ -239,6 +254,7 @@ static int add_proc(struct sls_freeze *fz, pid_t pid, char *err, size_t errlen)
     memset(p, 0, sizeof(*p));
     p->pid = pid;
     p->was_stopped = was_stopped;
+    p->seccomp = seccomp;
     return freeze_proc(fz, p, err, errlen);
 }
 

@@ -29,6 +29,7 @@ struct sls_frozen_thread {
 struct sls_frozen_proc {
     pid_t pid;
     int was_stopped;           /* State T before we seized it */
+    int seccomp;               /* /proc "Seccomp:" mode (1 strict, 2 filter): seized with SUSPEND_SECCOMP */
     size_t nthreads, cap;
     struct sls_frozen_thread *threads; /* threads[0] is the main thread */
 };

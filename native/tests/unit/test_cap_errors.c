@@ -163,6 +163,21 @@ TEST_CASE(established_tcp_connection_is_refused_naming_the_fd_and_the_process_ru
 out:;
 }
 
+TEST_CASE(seccomp_filter_is_suspended_so_injected_calls_do_not_kill_the_process)
+{
+    struct prog p;
+    REQUIRE(prog_start(&p, "cap_seccomp", NULL) == 0, "cannot start cap_seccomp");
+    char err[256] = "";
+    int rc = capture1(p.pid, 0, err, sizeof(err));
+    EXPECT(rc == 0, "capture: %s", err);
+    EXPECT(free_running(p.pid, err, sizeof(err)), "%s", err);
+    char verdict[256];
+    int st = prog_finish(&p, verdict, sizeof(verdict));
+    EXPECT(strcmp(verdict, "PASS") == 0, "cap_seccomp: '%s' (status %#x: killed by its filter?)",
+           verdict, st);
+out:;
+}
+
 TEST_CASE(posix_message_queue_is_refused_naming_the_fd)
 {
     char name[64];
@@ -247,6 +262,7 @@ int main(void)
     RUN(already_traced_process_fails_and_stays_with_its_tracer);
     RUN(unprivileged_caller_is_not_permitted_and_target_is_untouched);
     RUN(established_tcp_connection_is_refused_naming_the_fd_and_the_process_runs_on);
+    RUN(seccomp_filter_is_suspended_so_injected_calls_do_not_kill_the_process);
     RUN(posix_message_queue_is_refused_naming_the_fd);
     RUN(process_that_churns_threads_and_exits_mid_capture_fails_cleanly);
     unlink(page_path);
