@@ -40,9 +40,14 @@ public final class NativeEngineComponent {
 
     @Activate
     void activate(BundleContext context) {
+        activate(context, NativeEngineComponent.class.getClassLoader());
+    }
+
+    /** @param libraryLoader where JNA finds linux-x86-64/libslsnative.so (this bundle's loader) */
+    void activate(BundleContext context, ClassLoader libraryLoader) {
         SlsNativeLibrary lib;
         try {
-            lib = SlsNativeLibrary.load(NativeEngineComponent.class.getClassLoader());
+            lib = SlsNativeLibrary.load(libraryLoader);
         } catch (UnsatisfiedLinkError | RuntimeException e) {
             LOG.error("sls-native: cannot load libslsnative.so ({}); no checkpoint engine registered",
                     e.getMessage());
