@@ -87,9 +87,14 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     memset(&c, 0, sizeof(c));
     c.err = err;
     c.errlen = errlen;
-    int rc = sls_freeze(&c.fz, pids, npids, flags & SLS_CAPTURE_RECURSIVE, err, errlen);
-    if (rc)
+    c.page_fd = -1;
+    int rc = sls_pagefile_prepare(&c, page_path, pids, npids);
+    if (!rc)
+        rc = sls_freeze(&c.fz, pids, npids, flags & SLS_CAPTURE_RECURSIVE, err, errlen);
+    if (rc) {
+        sls_pagefile_finish(&c);
         return rc;
+    }
     size_t nprocs = c.fz.nprocs, nthreads = 0;
     uint64_t started = c.fz.started_ns;
     struct sls_imgbuf *bufs = calloc(nprocs, sizeof(*bufs));
@@ -100,11 +105,14 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
         nthreads += c.fz.procs[i].nthreads;
     }
     if (!rc)
-        rc = sls_copy_pages(&c, page_path);
+        rc = sls_copy_pages(&c);
     int trc = sls_thaw(&c.fz, rc ? NULL : err, errlen);
     uint64_t stop_ns = sls_now_ns(CLOCK_MONOTONIC) - started;
     if (!rc)
         rc = trc;
+    int frc = sls_pagefile_finish(&c);
+    if (!rc)
+        rc = frc;
     if (!rc)
         rc = write_image(&c, bufs, nprocs, image_path);
     if (!rc && stats) {

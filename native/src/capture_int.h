@@ -38,6 +38,11 @@ struct sls_capture_ctx {
     uint64_t page_bytes;        /* also the next free offset in the page file */
     uint64_t *pipes_seen;       /* pipe inodes whose buffered bytes are already in the image */
     size_t npipes, pipes_cap;
+    /* the page file, sized and pre-faulted before the freeze from an estimate (memory.c) */
+    const char *page_path;
+    int page_fd;
+    unsigned char *page_map;
+    uint64_t page_map_len;
 };
 
 /* proc.c: the PROC and RLIMIT entries. */
@@ -51,8 +56,14 @@ int sls_read_vmas(struct sls_capture_ctx *c, pid_t pid, struct sls_vma **out, si
 void sls_free_vmas(struct sls_vma *v, size_t n);
 /* memory.c: VMA entries + plan the page copies (PAGERUN entries) for one process. */
 int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struct sls_imgbuf *b);
-/* memory.c: copy every planned run into the page file (created/truncated at path). */
-int sls_copy_pages(struct sls_capture_ctx *c, const char *page_path);
+/* memory.c: create the page file at path and size + pre-fault it for what the processes are likely
+ * to need (their anonymous, swapped and shmem pages), before the freeze: pre-faulting costs about as
+ * much as copying, so it must not count as stop time. */
+int sls_pagefile_prepare(struct sls_capture_ctx *c, const char *path, const int32_t *pids, int npids);
+/* memory.c: copy every planned run into the page file, growing it if the estimate was short. */
+int sls_copy_pages(struct sls_capture_ctx *c);
+/* memory.c: after the thaw: unmap, cut the file to exactly the bytes written, close. */
+int sls_pagefile_finish(struct sls_capture_ctx *c);
 /* fds.c: one FD entry per open descriptor. */
 int sls_capture_fds(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struct sls_imgbuf *b);
 

@@ -313,36 +313,87 @@ static int read_mem(struct sls_capture_ctx *c, pid_t pid, int *memfd, uint64_t a
     return 0;
 }
 
-int sls_copy_pages(struct sls_capture_ctx *c, const char *page_path)
-{
-    int fd = open(page_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return CERR(c, errno, "page file %s: %s", page_path, strerror(errno));
-    if (c->page_bytes == 0) {
-        close(fd);
-        return 0;
-    }
-    if (ftruncate(fd, (off_t)c->page_bytes) != 0) {
-        int e = errno;
-        close(fd);
-        return CERR(c, e, "page file %s: cannot size it to %lu bytes: %s", page_path,
-                    (unsigned long)c->page_bytes, strerror(e));
-    }
-    /* reserve the blocks now, so a full disk fails here and not as SIGBUS while copying */
-    int fr = fallocate(fd, 0, 0, (off_t)c->page_bytes);
-    if (fr != 0 && errno != EOPNOTSUPP) {
-        int e = errno;
-        close(fd);
-        return CERR(c, e, "page file %s: cannot allocate %lu bytes: %s", page_path,
-                    (unsigned long)c->page_bytes, strerror(e));
-    }
-    unsigned char *dst = mmap(NULL, c->page_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (dst == MAP_FAILED)
-        return CERR(c, errno, "page file %s: mmap: %s", page_path, strerror(errno));
-    madvise(dst, c->page_bytes, MADV_POPULATE_WRITE); /* pre-fault: ~5x faster copies */
+static int grow_page_file(struct sls_capture_ctx *c, uint64_t len);
 
-    int rc = 0, memfd = -1;
+static uint64_t rollup_field(const char *txt, const char *key)
+{
+    const char *p = strstr(txt, key);
+    return p ? strtoull(p + strlen(key), NULL, 10) * 1024 : 0;
+}
+
+int sls_pagefile_prepare(struct sls_capture_ctx *c, const char *path, const int32_t *pids, int npids)
+{
+    c->page_path = path;
+    c->page_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (c->page_fd < 0)
+        return CERR(c, errno, "page file %s: %s", path, strerror(errno));
+    uint64_t estimate = 0;
+    for (int i = 0; i < npids; i++) {
+        char p[64], *txt;
+        snprintf(p, sizeof(p), "/proc/%d/smaps_rollup", pids[i]);
+        if (sls_read_file(p, &txt) < 0)
+            continue; /* a wrong pid is reported by the freeze */
+        estimate += rollup_field(txt, "\nAnonymous:") + rollup_field(txt, "\nSwap:") +
+                    rollup_field(txt, "\nShared_Dirty:");
+        free(txt);
+    }
+    if (estimate == 0)
+        return 0;
+    estimate += estimate / 8 + (2u << 20); /* slack for what is written until the freeze */
+    return grow_page_file(c, estimate);
+}
+
+/* Makes the page file and its mapping at least len bytes, blocks reserved and pre-faulted. */
+static int grow_page_file(struct sls_capture_ctx *c, uint64_t len)
+{
+    if (len <= c->page_map_len)
+        return 0;
+    if (ftruncate(c->page_fd, (off_t)len) != 0)
+        return CERR(c, errno, "page file %s: cannot size it to %lu bytes: %s", c->page_path,
+                    (unsigned long)len, strerror(errno));
+    /* reserve the blocks now, so a full disk fails here and not as SIGBUS while copying */
+    if (fallocate(c->page_fd, 0, (off_t)c->page_map_len, (off_t)(len - c->page_map_len)) != 0 &&
+        errno != EOPNOTSUPP)
+        return CERR(c, errno, "page file %s: cannot allocate %lu bytes: %s", c->page_path,
+                    (unsigned long)len, strerror(errno));
+    unsigned char *m = c->page_map
+        ? mremap(c->page_map, c->page_map_len, len, MREMAP_MAYMOVE)
+        : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, c->page_fd, 0);
+    if (m == MAP_FAILED)
+        return CERR(c, errno, "page file %s: mapping %lu bytes: %s", c->page_path, (unsigned long)len,
+                    strerror(errno));
+    /* pre-fault: process_vm_readv into fresh pages is several times slower */
+    madvise(m + c->page_map_len, len - c->page_map_len, MADV_POPULATE_WRITE);
+    c->page_map = m;
+    c->page_map_len = len;
+    return 0;
+}
+
+int sls_pagefile_finish(struct sls_capture_ctx *c)
+{
+    int rc = 0;
+    if (c->page_map)
+        munmap(c->page_map, c->page_map_len);
+    c->page_map = NULL;
+    c->page_map_len = 0;
+    if (c->page_fd >= 0) {
+        if (ftruncate(c->page_fd, (off_t)c->page_bytes) != 0)
+            rc = CERR(c, errno, "page file %s: %s", c->page_path, strerror(errno));
+        close(c->page_fd);
+    }
+    c->page_fd = -1;
+    return rc;
+}
+
+int sls_copy_pages(struct sls_capture_ctx *c)
+{
+    if (c->page_bytes == 0)
+        return 0;
+    int rc = grow_page_file(c, c->page_bytes);
+    if (rc)
+        return rc;
+    unsigned char *dst = c->page_map;
+    int memfd = -1;
     pid_t mem_pid = 0;
     struct iovec remote[IOV_MAX];
     for (size_t i = 0; i < c->ncopies && !rc;) {
@@ -391,6 +442,5 @@ int sls_copy_pages(struct sls_capture_ctx *c, const char *page_path)
     }
     if (memfd >= 0)
         close(memfd);
-    munmap(dst, c->page_bytes);
     return rc;
 }
