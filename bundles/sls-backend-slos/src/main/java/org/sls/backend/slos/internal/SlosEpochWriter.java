@@ -21,6 +21,8 @@ import org.sls.backend.slos.internal.RecordCodec.StoredRecord;
  */
 final class SlosEpochWriter implements EpochWriter {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SlosEpochWriter.class);
+
     private enum State { OPEN, COMMITTING, COMMITTED, ABORTED }
 
     private final Store store;
@@ -211,7 +213,7 @@ final class SlosEpochWriter implements EpochWriter {
         try {
             Files.deleteIfExists(pageFile);
         } catch (IOException e) {
-            org.slf4j.LoggerFactory.getLogger(SlosEpochWriter.class).warn("cannot delete page file {}: {}", pageFile,
+            LOG.warn("cannot delete page file {}: {}", pageFile,
                     e.toString());
         }
     }

@@ -7,9 +7,7 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -38,6 +36,8 @@ import org.sls.backend.slos.internal.RecordCodec.StoredRecord;
  * deletion are serialized by one lock.
  */
 final class Store implements SlosStore, AutoCloseable {
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Store.class);
 
     /** How to open a store. {@code capacityBytes} is where a file store stops growing. */
     record Options(Path path, long capacityBytes, int retainEpochs, Path pageDir, boolean verifyOnRestore,
@@ -103,7 +103,7 @@ final class Store implements SlosStore, AutoCloseable {
             if (path.getParent() != null) {
                 Files.createDirectories(path.getParent());
             }
-            FileChannel lockChannel = FileChannel.open(lockPath(path, device), StandardOpenOption.CREATE,
+            FileChannel lockChannel = FileChannel.open(StoreCreation.lockPath(path, device), StandardOpenOption.CREATE,
                     StandardOpenOption.WRITE);
             FileLock lock;
             try {
@@ -114,16 +114,16 @@ final class Store implements SlosStore, AutoCloseable {
             if (lock == null) {
                 lockChannel.close();
                 throw new SlsException("SLOS store " + path + " is already open (locked through "
-                        + lockPath(path, device) + ")");
+                        + StoreCreation.lockPath(path, device) + ")");
             }
             try {
                 if (!device) {
-                    deleteInterruptedCreations(path);
+                    StoreCreation.deleteInterruptedCreations(path);
                 }
                 if (!Files.exists(path) || (!device && Files.size(path) == 0)) {
-                    createFile(path, o);
-                } else if (device && firstBytesAllZero(path)) {
-                    initialize(path, o, path);
+                    StoreCreation.createFile(path, o);
+                } else if (device && StoreCreation.firstBytesAllZero(path)) {
+                    StoreCreation.initialize(path, o);
                 }
                 StoreFile file = new StoreFile(path, o.observer());
                 try {
@@ -139,79 +139,6 @@ final class Store implements SlosStore, AutoCloseable {
             }
         } catch (IOException e) {
             throw new SlsException("SLOS store " + path + " cannot be opened: " + e, e);
-        }
-    }
-
-    private static Path lockPath(Path path, boolean device) {
-        return device ? Path.of(System.getProperty("java.io.tmpdir"),
-                "slos-" + path.toString().replace('/', '_') + ".lock") : path.resolveSibling(path.getFileName() + ".lock");
-    }
-
-    /** Temporary files of a creation that crashed before its rename; only ever seen under the store lock. */
-    private static void deleteInterruptedCreations(Path path) throws IOException {
-        String prefix = path.getFileName() + ".creating-";
-        try (var siblings = Files.list(path.toAbsolutePath().getParent())) {
-            for (Path p : (Iterable<Path>) siblings::iterator) {
-                if (p.getFileName().toString().startsWith(prefix)) {
-                    Files.deleteIfExists(p);
-                }
-            }
-        }
-    }
-
-    /**
-     * A raw device is taken over only when its first MiB is all zeros: every common signature (file
-     * systems including btrfs at 64 KiB, LVM, swap, partition tables, ZFS labels) lies in there.
-     * Prepare one with {@code dd if=/dev/zero of=DEVICE bs=1M count=1}.
-     */
-    private static boolean firstBytesAllZero(Path device) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(1 << 20);
-        try (FileChannel ch = FileChannel.open(device, StandardOpenOption.READ)) {
-            while (b.hasRemaining() && ch.read(b, b.position()) > 0) {
-                // read the whole first MiB (or the whole device if smaller)
-            }
-        }
-        for (int i = 0; i < b.position(); i++) {
-            if (b.get(i) != 0) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /** A new store appears whole or not at all: built under a temporary name, synced, renamed. */
-    private static void createFile(Path path, Options o) throws IOException {
-        Path dir = path.getParent();
-        Files.createDirectories(dir);
-        Path temp = dir.resolve(path.getFileName() + ".creating-" + ProcessHandle.current().pid());
-        Files.deleteIfExists(temp);
-        Files.createFile(temp);
-        initialize(temp, o, path);
-        Files.move(temp, path, StandardCopyOption.ATOMIC_MOVE);
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        }
-    }
-
-    private static void initialize(Path target, Options o, Path storePath) throws IOException {
-        long id = new SecureRandom().nextLong();
-        Catalog empty = Catalog.empty();
-        byte[] blob = empty.encode(0);
-        try (FileChannel ch = FileChannel.open(target, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-            writeAll(ch, Layout.encodeHeader(new Layout.Header(Layout.FORMAT_VERSION, Layout.BLOCK, id,
-                    System.currentTimeMillis())), Layout.HEADER_OFFSET);
-            writeAll(ch, ByteBuffer.wrap(blob), Layout.PAYLOAD_START);
-            writeAll(ch, Layout.encodeSlot(new Layout.Slot(Layout.FORMAT_VERSION, Layout.COMMIT_FLAG, id, 0,
-                    o.capacityBytes(), Layout.PAYLOAD_START, blob.length, Layout.crc(blob, 0, blob.length))),
-                    Layout.SLOT_OFFSETS[0]);
-            writeAll(ch, ByteBuffer.allocate(Layout.BLOCK), Layout.SLOT_OFFSETS[1]);
-            ch.force(true);
-        }
-    }
-
-    private static void writeAll(FileChannel ch, ByteBuffer b, long pos) throws IOException {
-        while (b.hasRemaining()) {
-            pos += ch.write(b, pos);
         }
     }
 
@@ -260,7 +187,7 @@ final class Store implements SlosStore, AutoCloseable {
         }
         for (SlotState st : slots) {
             if (st != best && st.problem() != null && !"never written".equals(st.problem())) {
-                org.slf4j.LoggerFactory.getLogger(Store.class).warn(
+                LOG.warn(
                         "SLOS store {}: metadata slot {} {}; using slot {} (generation {})", path, st.index(),
                         st.problem(), best.index(), best.slot().generation());
             }
@@ -271,27 +198,12 @@ final class Store implements SlosStore, AutoCloseable {
         s.fallback = other.catalog() != null && other.slot().generation() < best.slot().generation()
                 ? other.catalog() : null;
         s.rebuildCatalogRefs();
-        long wanted = device ? deviceSize(path) : o.capacityBytes();
+        long wanted = device ? StoreCreation.deviceSize(path) : o.capacityBytes();
         // A file store may be configured smaller later; it never shrinks below what is in use.
         long capacity = device ? wanted : Math.max(wanted, s.catalogRefs.highestEnd());
         s.capacity = capacity / Layout.BLOCK * Layout.BLOCK;
         s.deleteStalePageFiles();
         return s;
-    }
-
-    private static long deviceSize(Path device) throws IOException {
-        try (FileChannel ch = FileChannel.open(device, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size > 0) {
-                return size;
-            }
-        }
-        Object rdev = Files.getAttribute(device, "unix:rdev");
-        long dev = ((Number) rdev).longValue();
-        long major = (dev >> 8) & 0xfff;
-        long minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
-        Path sys = Path.of("/sys/dev/block/" + major + ":" + minor + "/size");
-        return Long.parseLong(Files.readString(sys).trim()) * 512;
     }
 
     private SlotState readSlot(int index) throws IOException {
@@ -563,7 +475,7 @@ final class Store implements SlosStore, AutoCloseable {
                 }
             }
         } catch (IOException e) {
-            org.slf4j.LoggerFactory.getLogger(Store.class).warn("cannot clean page directory {}: {}", dir, e.toString());
+            LOG.warn("cannot clean page directory {}: {}", dir, e.toString());
         }
     }
 
@@ -856,13 +768,13 @@ final class Store implements SlosStore, AutoCloseable {
         try {
             file.close();
         } catch (IOException e) {
-            org.slf4j.LoggerFactory.getLogger(Store.class).warn("closing SLOS store {}: {}", path, e.toString());
+            LOG.warn("closing SLOS store {}: {}", path, e.toString());
         }
         try {
             lock.release();
             lockChannel.close();
         } catch (IOException e) {
-            org.slf4j.LoggerFactory.getLogger(Store.class).warn("releasing the lock of SLOS store {}: {}", path,
+            LOG.warn("releasing the lock of SLOS store {}: {}", path,
                     e.toString());
         }
     }
