@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -741,6 +742,270 @@ TEST_CASE(lazy_open_defers_the_first_pass_to_the_first_collect)
         lazy_scenario(SLS_TRACK_DIGEST, case_why);
 }
 
+/* ---- the contract, end to end: a shadow composed from deltas equals the real memory ------------- */
+
+/* The test's copy of the target's anonymous memory, built the way a delta chain is restored: a full
+ * copy at open, then at each collect every reported page is taken again (absent = zero). */
+#define SHADOW_SLOTS (1u << 17)
+struct shadow {
+    uint64_t addr[SHADOW_SLOTS]; /* page address + 1, 0 = free slot */
+    unsigned char *data[SHADOW_SLOTS]; /* NULL = zeros */
+};
+
+static unsigned char **shadow_slot(struct shadow *sh, uint64_t page)
+{
+    uint64_t h = (page / PAGE) * 0x9E3779B97F4A7C15ull;
+    for (uint32_t i = (uint32_t)(h >> 47);; i = (i + 1) & (SHADOW_SLOTS - 1)) {
+        if (sh->addr[i] == page + 1)
+            return &sh->data[i];
+        if (sh->addr[i] == 0) {
+            sh->addr[i] = page + 1;
+            return &sh->data[i];
+        }
+    }
+}
+
+static void shadow_free(struct shadow *sh)
+{
+    for (uint32_t i = 0; i < SHADOW_SLOTS; i++)
+        free(sh->data[i]);
+    free(sh);
+}
+
+struct anon_vma {
+    uint64_t start, end;
+};
+
+/* The target's private anonymous VMAs (inode 0, not [vdso]/[vvar]/[vsyscall]). */
+static size_t anon_vmas(pid_t pid, struct anon_vma *out, size_t max)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    while (f && fgets(line, sizeof(line), f)) {
+        unsigned long long s, e, ino;
+        char perms[8], name[256] = "";
+        if (sscanf(line, "%llx-%llx %7s %*s %*s %llu %255s", &s, &e, perms, &ino, name) < 4)
+            continue;
+        if (ino != 0 || perms[3] != 'p' || !strcmp(name, "[vdso]") || !strcmp(name, "[vvar]") ||
+            !strcmp(name, "[vvar_vclock]") || !strcmp(name, "[vsyscall]"))
+            continue;
+        if (n < max)
+            out[n++] = (struct anon_vma){ s, e };
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Takes [s, e) into the shadow as it is now: present pages by contents, absent ones as zeros. */
+static int shadow_take(struct shadow *sh, int pagemap, int mem, uint64_t s, uint64_t e)
+{
+    static unsigned char page[PAGE];
+    for (uint64_t a = s; a < e; a += PAGE) {
+        uint64_t pm = 0;
+        if (pread(pagemap, &pm, 8, (off_t)(a / PAGE * 8)) != 8)
+            return -1;
+        unsigned char **slot = shadow_slot(sh, a);
+        if (!(pm & (3ull << 62))) {
+            free(*slot);
+            *slot = NULL;
+            continue;
+        }
+        if (pread(mem, page, PAGE, (off_t)a) != (ssize_t)PAGE)
+            return -1;
+        if (!*slot && !(*slot = malloc(PAGE)))
+            return -1;
+        memcpy(*slot, page, PAGE);
+    }
+    return 0;
+}
+
+/* First page of an anonymous VMA whose contents differ from the shadow, or 0. */
+static uint64_t shadow_mismatch(struct shadow *sh, pid_t pid, int mem)
+{
+    static struct anon_vma v[512];
+    static unsigned char page[PAGE], zero[PAGE];
+    size_t n = anon_vmas(pid, v, 512);
+    for (size_t i = 0; i < n; i++) {
+        for (uint64_t a = v[i].start; a < v[i].end; a += PAGE) {
+            if (pread(mem, page, PAGE, (off_t)a) != (ssize_t)PAGE)
+                return a;
+            unsigned char **slot = shadow_slot(sh, a);
+            if (memcmp(page, *slot ? *slot : zero, PAGE))
+                return a;
+        }
+    }
+    return 0;
+}
+
+static int shadow_apply(struct shadow *sh, int pagemap, int mem, const struct sls_track_delta *d)
+{
+    for (size_t i = 0; i < d->dirty.n; i++)
+        if (shadow_take(sh, pagemap, mem, d->dirty.v[i].start, d->dirty.v[i].end))
+            return -1;
+    for (size_t i = 0; i < d->whole.n; i++)
+        if (shadow_take(sh, pagemap, mem, d->whole.v[i].start, d->whole.v[i].end))
+            return -1;
+    return 0;
+}
+
+struct region {
+    uint64_t addr, npages;
+    int shrunk; /* shrunk in place: never grown again (a known uffd limit, see track.h) */
+};
+
+/* One epoch of random changes: writes, discards, new, moved, grown, shrunk and unmapped regions,
+ * heap growth. Returns 0 or -1 with why set. */
+static int random_changes(struct target *t, uint64_t big, struct region *r, size_t *nr, unsigned *seed,
+                          char *why, size_t whylen)
+{
+    uint64_t v;
+    for (int op = 0; op < 12; op++) {
+        int kind = rand_r(seed) % 9;
+        struct region *g = *nr ? &r[rand_r(seed) % *nr] : NULL;
+        int rc = 0;
+        if (kind <= 2) {
+            uint64_t at = big + (uint64_t)(rand_r(seed) % BIG_PAGES) * PAGE;
+            rc = cmd(t, NULL, why, whylen, "write %llx %x", (unsigned long long)at, 1 + rand_r(seed) % 3 > 2 ? 2 : 1);
+        } else if (kind == 3) {
+            uint64_t at = big + (uint64_t)(rand_r(seed) % (BIG_PAGES - 8)) * PAGE;
+            rc = cmd(t, NULL, why, whylen, "dontneed %llx %x", (unsigned long long)at, 1 + rand_r(seed) % 8);
+        } else if (kind == 4 && *nr < 64) {
+            uint64_t np = 1 + rand_r(seed) % 48;
+            rc = cmd(t, &v, why, whylen, "mmap %llx", (unsigned long long)np);
+            if (!rc) {
+                r[(*nr)++] = (struct region){ v, np, 0 };
+                rc = cmd(t, NULL, why, whylen, "write %llx %llx", (unsigned long long)v,
+                         (unsigned long long)(np / 2 + 1));
+            }
+        } else if (kind == 5 && g) {
+            rc = cmd(t, &v, why, whylen, "mremap %llx %llx", (unsigned long long)g->addr,
+                     (unsigned long long)g->npages);
+            if (!rc)
+                g->addr = v;
+        } else if (kind == 6 && g && !g->shrunk) {
+            /* in place; the target answers err when the next pages are taken, which is fine */
+            char ignored[256];
+            if (cmd(t, NULL, ignored, sizeof(ignored), "grow %llx %llx %llx", (unsigned long long)g->addr,
+                    (unsigned long long)g->npages, (unsigned long long)(g->npages + 8)) == 0) {
+                g->npages += 8;
+                rc = cmd(t, NULL, why, whylen, "write %llx 1",
+                         (unsigned long long)(g->addr + (g->npages - 2) * PAGE));
+            }
+        } else if (kind == 7 && g && g->npages > 2) {
+            uint64_t keep = g->npages / 2;
+            rc = cmd(t, NULL, why, whylen, "unmap %llx %llx", (unsigned long long)(g->addr + keep * PAGE),
+                     (unsigned long long)(g->npages - keep));
+            g->npages = keep;
+            g->shrunk = 1;
+        } else if (kind == 8 && g) {
+            rc = cmd(t, NULL, why, whylen, "unmap %llx %llx", (unsigned long long)g->addr,
+                     (unsigned long long)g->npages);
+            *g = r[--*nr];
+        } else {
+            rc = cmd(t, &v, why, whylen, "sbrk %x", 0x3000);
+            if (!rc)
+                rc = cmd(t, NULL, why, whylen, "write %llx 1", (unsigned long long)((v + PAGE - 1) & ~(PAGE - 1)));
+        }
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+/* Twelve epochs of random changes; after each, the shadow composed from the deltas must equal the
+ * target's anonymous memory byte for byte — what a restore of a delta chain must give. With
+ * precopy, each epoch is a running collect + copy, more changes, then the frozen collect + copy. */
+static void chain_scenario(int mode, int precopy, char *case_why)
+{
+    char err[512] = "", why[256] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    struct shadow *sh = calloc(1, sizeof(*sh));
+    static struct region regions[64];
+    static struct anon_vma v[512];
+    size_t nregions = 0;
+    int frozen = 0, pagemap = -1, mem = -1;
+    unsigned seed = 7 + (unsigned)mode * 31 + (unsigned)precopy;
+    uint64_t big;
+    REQUIRE(sh, "out of memory");
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, &big, "big");
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/pagemap", t.pid);
+    pagemap = open(path, O_RDONLY);
+    snprintf(path, sizeof(path), "/proc/%d/mem", t.pid);
+    mem = open(path, O_RDONLY);
+    REQUIRE(pagemap >= 0 && mem >= 0, "cannot open the target's pagemap/mem");
+
+    /* epoch 0: full */
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], mode, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    size_t n = anon_vmas(t.pid, v, 512);
+    for (size_t i = 0; i < n; i++)
+        REQUIRE(shadow_take(sh, pagemap, mem, v[i].start, v[i].end) == 0, "full copy failed");
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+
+    for (int epoch = 1; epoch <= 12; epoch++) {
+        REQUIRE(random_changes(&t, big, regions, &nregions, &seed, why, sizeof(why)) == 0,
+                "epoch %d: %s", epoch, why);
+        if (precopy) {
+            REQUIRE(sls_track_collect(tr, &d, SLS_TRACK_COLLECT_RUNNING, err, sizeof(err)) == 0,
+                    "epoch %d running collect: %s", epoch, err);
+            REQUIRE(shadow_apply(sh, pagemap, mem, &d) == 0, "epoch %d: pre-copy failed", epoch);
+            REQUIRE(random_changes(&t, big, regions, &nregions, &seed, why, sizeof(why)) == 0,
+                    "epoch %d: %s", epoch, why);
+        }
+        REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+        frozen = 1;
+        REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "epoch %d collect: %s", epoch, err);
+        REQUIRE(well_formed(&d, why, sizeof(why)), "epoch %d: %s", epoch, why);
+        REQUIRE(shadow_apply(sh, pagemap, mem, &d) == 0, "epoch %d: copy failed", epoch);
+        uint64_t bad = shadow_mismatch(sh, t.pid, mem);
+        REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+        frozen = 0;
+        REQUIRE(bad == 0, "epoch %d: page %#llx differs from the memory composed from the deltas",
+                epoch, (unsigned long long)bad);
+    }
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    if (pagemap >= 0)
+        close(pagemap);
+    if (mem >= 0)
+        close(mem);
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    if (sh)
+        shadow_free(sh);
+    stop_target(&t);
+}
+
+TEST_CASE(uffd_delta_chain_composes_to_the_exact_memory)
+{
+    REQUIRE(sls_track_available(SLS_TRACK_UFFD), "uffd write-protect tracking unavailable here");
+    chain_scenario(SLS_TRACK_UFFD, 0, case_why);
+out:;
+}
+
+TEST_CASE(uffd_precopy_delta_chain_composes_to_the_exact_memory)
+{
+    REQUIRE(sls_track_available(SLS_TRACK_UFFD), "uffd write-protect tracking unavailable here");
+    chain_scenario(SLS_TRACK_UFFD, 1, case_why);
+out:;
+}
+
+TEST_CASE(digest_delta_chain_composes_to_the_exact_memory)
+{
+    chain_scenario(SLS_TRACK_DIGEST, 0, case_why);
+}
+
 /* ---- cases ------------------------------------------------------------------------------------ */
 
 static int probe_says(const char *key)
@@ -1099,6 +1364,9 @@ int main(void)
     RUN(collect_on_a_dead_process_fails_with_a_clear_error);
     RUN(killed_engine_leaves_target_running_and_nothing_write_protected);
     RUN(lazy_open_defers_the_first_pass_to_the_first_collect);
+    RUN(uffd_delta_chain_composes_to_the_exact_memory);
+    RUN(uffd_precopy_delta_chain_composes_to_the_exact_memory);
+    RUN(digest_delta_chain_composes_to_the_exact_memory);
     RUN(forget_makes_the_next_collect_report_everything_whole);
     return TEST_EXIT();
 }
