@@ -17,8 +17,8 @@
  * is how the format grows without a version bump); a change of any layout below bumps
  * SLS_IMG_VERSION.
  *
- * Entry order inside a record: PROC first, then THREAD (main thread first), SIGACT, RLIMIT, ITIMER,
- * PENDING, VMA (ascending address), PAGERUN, FD (ascending fd). Variable-length data of an entry
+ * Entry order inside a record: PROC, RLIMIT, THREAD (main thread first), TASK_COMM, SIGACT, ITIMER,
+ * PENDING (shared queue first, then per thread), VMA (ascending address), PAGERUN, FD (ascending fd). Variable-length data of an entry
  * (paths, blobs) follows its fixed struct in the order the struct's *_len fields are declared.
  * Strings are not NUL-terminated; their length is given.
  *
@@ -62,6 +62,9 @@ enum sls_img_tag {
     SLS_TAG_PAGERUN = 7,  /* struct sls_img_pagerun[len / 24] */
     SLS_TAG_FD      = 8,  /* struct sls_img_fd + path + type-specific extra */
     SLS_TAG_ITIMER  = 9,  /* struct sls_img_itimer[3] (ITIMER_REAL, _VIRTUAL, _PROF) */
+    SLS_TAG_TASK_COMM = 10, /* struct sls_img_task_comm: a thread's name (pthread_setname_np), one per
+                             * thread, after the THREAD entries (added in version 1: readers that do
+                             * not know it skip it) */
 };
 
 /* ---- PROC ------------------------------------------------------------------------------------- */
@@ -126,6 +129,12 @@ struct sls_img_thread {
     int32_t nice;               /* getpriority(PRIO_PROCESS, tid) as the nice value */
     uint32_t reserved;
     uint32_t xsave_len;         /* bytes of NT_X86_XSTATE that follow */
+};
+
+struct sls_img_task_comm {
+    int32_t tid;
+    char comm[16];          /* /proc/PID/task/TID/comm, NUL-padded */
+    uint32_t reserved;
 };
 
 /* ---- SIGACT, PENDING, RLIMIT, ITIMER ------------------------------------------------------------ */
@@ -305,6 +314,7 @@ _Static_assert(sizeof(struct sls_img_entry) == 8, "entry layout");
 _Static_assert(sizeof(struct sls_img_proc) == 264, "proc layout");
 _Static_assert(sizeof(struct sls_img_regs) == 216, "regs layout");
 _Static_assert(sizeof(struct sls_img_thread) == 312, "thread layout");
+_Static_assert(sizeof(struct sls_img_task_comm) == 24, "task comm layout");
 _Static_assert(sizeof(struct sls_img_sigact) == 32, "sigact layout");
 _Static_assert(sizeof(struct sls_img_pending) == 8, "pending layout");
 _Static_assert(sizeof(struct sls_img_rlimit) == 16, "rlimit layout");

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -103,6 +104,22 @@ static int capture_thread(struct sls_capture_ctx *c, struct sls_frozen_proc *p,
     return 0;
 }
 
+/* Thread names (pthread_setname_np) are per thread; the process comm in PROC is the main thread's. */
+static void capture_task_comm(pid_t pid, pid_t tid, struct sls_imgbuf *b)
+{
+    struct sls_img_task_comm tc;
+    memset(&tc, 0, sizeof(tc));
+    tc.tid = tid;
+    char path[64], *txt;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
+    if (sls_read_file(path, &txt) >= 0) {
+        txt[strcspn(txt, "\n")] = 0;
+        strncpy(tc.comm, txt, sizeof(tc.comm) - 1);
+        free(txt);
+    }
+    sls_imgbuf_entry(b, SLS_TAG_TASK_COMM, &tc, sizeof(tc), NULL, 0);
+}
+
 int sls_capture_threads(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struct sls_imgbuf *b)
 {
     void *xsave = malloc(XSAVE_MAX);
@@ -112,5 +129,7 @@ int sls_capture_threads(struct sls_capture_ctx *c, struct sls_frozen_proc *p, st
     for (size_t i = 0; i < p->nthreads && !rc; i++)
         rc = capture_thread(c, p, &p->threads[i], b, xsave);
     free(xsave);
+    for (size_t i = 0; i < p->nthreads && !rc; i++)
+        capture_task_comm(p->pid, p->threads[i].tid, b);
     return rc;
 }

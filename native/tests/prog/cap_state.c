@@ -157,6 +157,8 @@ int main(int argc, char **argv)
     pthread_t tr, tc;
     pthread_create(&tr, NULL, reader, NULL);
     pthread_create(&tc, NULL, count, NULL);
+    pthread_setname_np(tr, "cap-reader");
+    pthread_setname_np(tc, "cap-counter");
     raise(SIGUSR2); /* pending on the main thread */
     union sigval v = { .sival_int = 42 };
     sigqueue(getpid(), SIGRTMIN + 1, v); /* pending on the process */

@@ -124,6 +124,14 @@ TEST_CASE(thread_entries_report_registers_syscall_state_and_thread_attributes)
             readers++;
     }
     EXPECT(n == 3, "%d THREAD entries, want 3", n);
+    int named = 0;
+    for (const struct sls_img_entry *e = record_next(rec, NULL, SLS_TAG_TASK_COMM); e;
+         e = record_next(rec, e, SLS_TAG_TASK_COMM)) {
+        const struct sls_img_task_comm *tc = ENTRY_PAYLOAD(e);
+        named += strcmp(tc->comm, "cap-reader") == 0 || strcmp(tc->comm, "cap-counter") == 0 ||
+                 (tc->tid == prog.pid && strcmp(tc->comm, "cap_state") == 0);
+    }
+    EXPECT(named == 3, "%d of 3 thread names right", named);
     EXPECT(readers == 1, "%d threads stopped in read, want 1", readers);
 out:;
 }
