@@ -149,6 +149,44 @@ static int wait_for_stop(struct sls_frozen_thread *t, char *err, size_t errlen)
     return sls_errf(err, errlen, EAGAIN, "thread %d does not stop (signal storm?)", t->tid);
 }
 
+static char thread_state(pid_t pid, pid_t tid)
+{
+    char path[96], *txt;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+    if (sls_read_file(path, &txt) < 0)
+        return 0;
+    char *rp = strrchr(txt, ')');
+    char state = rp && rp[1] ? rp[2] : 0;
+    free(txt);
+    return state;
+}
+
+/*
+ * A thread in uninterruptible sleep (D) reaches no ptrace stop until it wakes, and a seized thread
+ * that never stops can neither be used nor detached: it would hang the capture. The usual long D is
+ * a vfork() parent waiting for its child. Give a short D (disk I/O) time to end, refuse a long one
+ * before seizing anything of it.
+ */
+static int check_not_in_d_state(pid_t pid, pid_t tid, char *err, size_t errlen)
+{
+    for (int waited_ms = 0; thread_state(pid, tid) == 'D'; waited_ms++) {
+        if (waited_ms >= 200) {
+            char path[96], *wchan = NULL;
+            snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", pid, tid);
+            if (sls_read_file(path, &wchan) < 0)
+                wchan = NULL;
+            int rc = sls_errf(err, errlen, EBUSY, "pid %d thread %d is in uninterruptible sleep (%s) "
+                              "and cannot be frozen now%s", pid, tid, wchan ? wchan : "?",
+                              wchan && strcmp(wchan, "kernel_clone") == 0
+                                  ? ": it waits in vfork() for its child" : "");
+            free(wchan);
+            return rc;
+        }
+        usleep(1000);
+    }
+    return 0;
+}
+
 /* Seizes and stops every thread of p until /proc/PID/task shows no new one. */
 static int freeze_proc(struct sls_freeze *fz, struct sls_frozen_proc *p, char *err, size_t errlen)
 {
@@ -165,6 +203,8 @@ static int freeze_proc(struct sls_freeze *fz, struct sls_frozen_proc *p, char *e
             pid_t tid = (pid_t)atoi(de->d_name);
             if (tid <= 0 || has_thread(p, tid))
                 continue;
+            if ((rc = check_not_in_d_state(p->pid, tid, err, errlen)))
+                break;
             /* A seccomp filter could kill the process for an injected syscall it does not allow:
              * suspend it while we hold the thread (needs CAP_SYS_ADMIN; CRIU does the same). */
             long opts = PTRACE_O_TRACESYSGOOD | (p->seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0);

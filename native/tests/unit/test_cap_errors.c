@@ -183,6 +183,28 @@ TEST_CASE(seccomp_filter_is_suspended_so_injected_calls_do_not_kill_the_process)
 out:;
 }
 
+TEST_CASE(vfork_parent_is_refused_at_once_instead_of_hanging_the_capture)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (vfork() == 0) {
+            usleep(1500 * 1000);
+            _exit(0);
+        }
+        _exit(0);
+    }
+    usleep(100 * 1000); /* in vfork now */
+    char err[256] = "", want[80];
+    int rc = capture1(pid, 0, err, sizeof(err));
+    snprintf(want, sizeof(want), "pid %d thread %d is in uninterruptible sleep", pid, pid);
+    EXPECT(rc == -EBUSY && strstr(err, want) && strstr(err, "vfork"), "rc %d '%s'", rc, err);
+    char why[256] = "";
+    EXPECT(free_running(pid, why, sizeof(why)) || strstr(why, "gone"), "%s", why);
+    int st;
+    waitpid(pid, &st, 0);
+    EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "vfork parent did not finish normally (%#x)", st);
+}
+
 TEST_CASE(posix_message_queue_is_refused_naming_the_fd)
 {
     char name[64];
@@ -268,6 +290,7 @@ int main(void)
     RUN(unprivileged_caller_is_not_permitted_and_target_is_untouched);
     RUN(established_tcp_connection_is_refused_naming_the_fd_and_the_process_runs_on);
     RUN(seccomp_filter_is_suspended_so_injected_calls_do_not_kill_the_process);
+    RUN(vfork_parent_is_refused_at_once_instead_of_hanging_the_capture);
     RUN(posix_message_queue_is_refused_naming_the_fd);
     RUN(process_that_churns_threads_and_exits_mid_capture_fails_cleanly);
     unlink(page_path);
