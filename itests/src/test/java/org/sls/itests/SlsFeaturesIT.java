@@ -26,22 +26,22 @@ public class SlsFeaturesIT extends SlsTestSupport {
 
     /** Bundles that must contribute at least one Declarative Services component. */
     private static final String[] BUNDLES_WITH_COMPONENTS = {
-        "sls-core", "sls-capture-full", "sls-capture-delta", "sls-backend-memory", "sls-backend-slos"
+        "sls-core", "sls-capture-full", "sls-capture-delta", "sls-backend-memory", "sls-backend-slos", "sls-control"
     };
 
     @Test
-    public void slsAndSlosFeaturesAreInstalledAtBoot() throws Exception {
+    public void slsSlosAndControlFeaturesAreInstalledAtBoot() throws Exception {
         FeaturesService features = getOsgiService(FeaturesService.class);
-        for (String name : new String[] {"sls", "sls-backend-slos"}) {
+        for (String name : new String[] {"sls", "sls-backend-slos", "sls-control"}) {
             Feature feature = features.getFeature(name);
             assertNotNull("feature " + name + " is not in any repository", feature);
             assertTrue("feature " + name + " is not installed", features.isInstalled(feature));
         }
     }
 
-    /** The bundles of the sls and sls-backend-slos features; a later feature may add more sls-* bundles. */
+    /** The bundles of the features the distribution boots; a later feature may add more sls-* bundles. */
     private static final List<String> SLS_BUNDLES = List.of("sls-api", "sls-native", "sls-core", "sls-capture-full",
-            "sls-capture-delta", "sls-backend-memory", "sls-backend-slos", "sls-shell");
+            "sls-capture-delta", "sls-backend-memory", "sls-backend-slos", "sls-shell", "sls-control");
 
     @Test
     public void everySlsBundleIsActive() {
