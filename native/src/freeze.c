@@ -361,6 +361,24 @@ int sls_frozen_injector(struct sls_frozen_thread *t, struct sls_injector **out, 
     return 0;
 }
 
+int sls_frozen_thread_injector(struct sls_frozen_proc *p, struct sls_frozen_thread *t,
+                               struct sls_injector **out, char *err, size_t errlen)
+{
+    if (t->inj.tid == 0) {
+        for (size_t i = 0; i < p->nthreads; i++) {
+            const struct sls_injector *sib = &p->threads[i].inj;
+            if (sib->tid != 0) {
+                memset(&t->inj, 0, sizeof(t->inj));
+                t->inj.tid = t->tid;
+                t->inj.tgid = sib->tgid;
+                t->inj.gadget = sib->gadget;
+                break;
+            }
+        }
+    }
+    return sls_frozen_injector(t, out, err, errlen);
+}
+
 int sls_thaw(struct sls_freeze *fz, char *err, size_t errlen)
 {
     int rc = 0;

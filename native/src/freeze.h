@@ -54,4 +54,9 @@ int sls_thaw(struct sls_freeze *fz, char *err, size_t errlen);
 int sls_frozen_injector(struct sls_frozen_thread *t, struct sls_injector **out, char *err,
                         size_t errlen);
 
+/* The same for thread t of p, reusing what a sibling's open injector already found (the threads
+ * share one address space, so one gadget search per process is enough). */
+int sls_frozen_thread_injector(struct sls_frozen_proc *p, struct sls_frozen_thread *t,
+                               struct sls_injector **out, char *err, size_t errlen);
+
 #endif

@@ -72,7 +72,7 @@ static int capture_thread(struct sls_capture_ctx *c, struct sls_frozen_proc *p,
 
     /* clear_child_tid and the altstack are known only to the thread itself */
     struct sls_injector *inj;
-    int rc = sls_frozen_injector(t, &inj, c->err, c->errlen);
+    int rc = sls_frozen_thread_injector(p, t, &inj, c->err, c->errlen);
     if (rc)
         return rc;
     uint64_t tidaddr = 0;
