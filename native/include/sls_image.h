@@ -274,8 +274,12 @@ struct sls_img_fd_socket {
     uint32_t backlog;      /* listen backlog if known (0 otherwise) */
     uint32_t addr_len;     /* struct sockaddr bytes that follow: local address */
     uint32_t peer_len;     /* then the peer address */
-    uint32_t reserved;
+    uint32_t sock_flags;   /* SLS_SOCK_* (0 in images written before the flag existed) */
 };
+/* A connection whose peer is outside the capture (a TCP connection in any state but LISTEN/CLOSE,
+ * or a unix stream connected to an unnamed peer): it cannot be carried over, so restore hands the
+ * process a socket that reads EOF and fails writes with EPIPE, as if the peer had closed it. */
+#define SLS_SOCK_CLOSED_ON_RESTORE 0x1
 
 struct sls_img_fd_eventfd {
     uint64_t count;

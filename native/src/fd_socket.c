@@ -2,7 +2,8 @@
  * fd_socket.c — sockets, examined on a duplicate taken with pidfd_getfd (getsockname, getpeername,
  * SO_DOMAIN/TYPE/PROTOCOL, TCP_INFO); the peer of a unix socket comes from sock_diag.
  * Captured: unix sockets without queued data, listening or unconnected TCP, UDP without queued
- * datagrams. Anything else (an established TCP connection, netlink, packet...) is refused by name.
+ * datagrams; TCP connections are recorded as closed on restore (SLS_SOCK_CLOSED_ON_RESTORE).
+ * Anything else (netlink, packet, raw...) is refused by name.
  */
 #include "fds_int.h"
 #include "util.h"
@@ -22,14 +23,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-static const char *tcp_state_name(int s)
-{
-    static const char *names[] = { "?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1",
-                                   "FIN_WAIT2", "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK",
-                                   "LISTEN", "CLOSING", "NEW_SYN_RECV" };
-    return s >= 0 && s < (int)(sizeof(names) / sizeof(names[0])) ? names[s] : "?";
-}
 
 static void addr_text(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t outlen)
 {
@@ -112,7 +105,7 @@ int sls_dump_socket(struct sls_fd_capture *f)
     if (!listening)
         ioctl(s, FIONREAD, &queued);
     int rc = 0;
-    char a1[80], a2[80];
+    char a1[80];
     if (so.family == AF_UNIX) {
         f->img.type = SLS_FD_UNIX;
         so.state = listening ? 10 : connected ? 1 : 7;
@@ -129,13 +122,11 @@ int sls_dump_socket(struct sls_fd_capture *f)
         so.state = ti.tcpi_state;
         if (so.state == 10)
             so.backlog = ti.tcpi_sacked; /* for a listener: its max backlog */
-        if (so.state != 10 && so.state != 7) {
-            addr_text(&addr, alen, a1, sizeof(a1));
-            addr_text(&peer, plen, a2, sizeof(a2));
-            rc = FDERR(f, ENOTSUP, "pid %d fd %d: TCP connection %s -> %s in state %s is not supported "
-                       "(only listening or unconnected TCP sockets are)", f->pid, f->fd, a1, a2,
-                       tcp_state_name((int)so.state));
-        }
+        /* A connection (established, half-closed, or still connecting) cannot be carried over
+         * without TCP_REPAIR; its peer sees it end at the kill anyway, so restore gives the process
+         * a socket that reads EOF instead (unread bytes, if any, go with the connection). */
+        if (so.state != 10 && so.state != 7)
+            so.sock_flags |= SLS_SOCK_CLOSED_ON_RESTORE;
     } else if ((so.family == AF_INET || so.family == AF_INET6) && so.type == SOCK_DGRAM) {
         f->img.type = SLS_FD_UDP;
         so.state = connected ? 1 : 7;

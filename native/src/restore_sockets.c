@@ -5,7 +5,8 @@
  * path; listening sockets are bound again (a stale unix socket file of the dead original, refusing
  * connections, is replaced) and listen; unconnected ones are made and bound; UDP sockets are bound
  * and connected as they were. One engine socket per captured socket inode, handed to every fd that
- * held it, like pipes.
+ * held it, like pipes. A connection whose peer is not restored with it (SLS_SOCK_CLOSED_ON_RESTORE,
+ * or an accepted unix stream whose client is gone) comes back as closed by its peer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -123,6 +124,26 @@ out:
     return 0;
 }
 
+/*
+ * The policy for a connection whose peer is not restored with it (the peer saw it end when the
+ * original was killed): one end of a socketpair of the same type whose other end is already closed.
+ * The process reads EOF, a write fails with EPIPE (SIGPIPE unless ignored), poll/epoll report
+ * EPOLLIN|EPOLLRDHUP|EPOLLHUP — what a server sees when a client hangs up, so it drops the
+ * connection and keeps serving. getsockname on it says AF_UNIX even for a former TCP connection.
+ */
+static int make_closed_connection(struct rst_ctx *c, struct rst_proc *p, const struct sls_img_fd *f,
+                                  const struct sls_img_fd_socket *so, int *out)
+{
+    int type = so->type == SOCK_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM;
+    int sv[2];
+    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0)
+        return rst_fail(c, errno, "pid %d fd %d: socketpair for a connection closed on restore failed: %s",
+                        p->proc->pid, f->fd, strerror(errno));
+    close(sv[1]);
+    *out = sv[0];
+    return 0;
+}
+
 int rst_open_socket(struct rst_ctx *c, struct rst_proc *p, const struct rst_fd *rf, int *out)
 {
     const struct sls_img_fd *f = rf->f;
@@ -135,7 +156,20 @@ int rst_open_socket(struct rst_ctx *c, struct rst_proc *p, const struct rst_fd *
         return rst_fail(c, EINVAL, "pid %d fd %d: socket addresses run past their entry", p->proc->pid, f->fd);
     const uint8_t *addr = rf->extra + sizeof(so), *peer = addr + so.addr_len;
     int *have = sock_slot(c, so.ino);
-    int r;
+    int r, s_closed = -1;
+    /* An accepted unix stream whose client is not restored has no name to reconnect to: like a TCP
+     * connection (SLS_SOCK_CLOSED_ON_RESTORE from capture) it comes back closed by its peer. */
+    int unnamed_peer_gone = so.family == AF_UNIX && so.state == 1 && so.type != SOCK_DGRAM &&
+                            so.peer_len <= sizeof(sa_family_t) && !(so.peer_ino && in_image(c, so.peer_ino));
+    if (!have && ((so.sock_flags & SLS_SOCK_CLOSED_ON_RESTORE) || unnamed_peer_gone)) {
+        if ((r = make_closed_connection(c, p, f, &so, &s_closed)))
+            return r;
+        if ((r = remember(c, so.ino, s_closed))) {
+            close(s_closed);
+            return r;
+        }
+        have = sock_slot(c, so.ino);
+    }
     if (!have) {
         if (so.family == AF_UNIX && so.state == 1 && so.peer_ino && in_image(c, so.peer_ino)) {
             int sv[2];
