@@ -17,7 +17,7 @@
  * is how the format grows without a version bump); a change of any layout below bumps
  * SLS_IMG_VERSION.
  *
- * Entry order inside a record: PROC, RLIMIT, THREAD (main thread first), TASK_COMM, SIGACT, ITIMER,
+ * Entry order inside a record: PROC, RLIMIT, THREAD (main thread first), TASK_COMM, SECCOMP, SIGACT, ITIMER,
  * PENDING (shared queue first, then per thread), VMA (ascending address), PAGERUN, FD (ascending fd). Variable-length data of an entry
  * (paths, blobs) follows its fixed struct in the order the struct's *_len fields are declared.
  * Strings are not NUL-terminated; their length is given.
@@ -65,6 +65,8 @@ enum sls_img_tag {
     SLS_TAG_TASK_COMM = 10, /* struct sls_img_task_comm: a thread's name (pthread_setname_np), one per
                              * thread, after the THREAD entries (added in version 1: readers that do
                              * not know it skip it) */
+    SLS_TAG_SECCOMP = 11,   /* struct sls_img_seccomp + filters: one per thread under seccomp, after
+                             * the TASK_COMM entries (added in version 1, like TASK_COMM) */
 };
 
 /* ---- PROC ------------------------------------------------------------------------------------- */
@@ -134,6 +136,25 @@ struct sls_img_thread {
 struct sls_img_task_comm {
     int32_t tid;
     char comm[16];          /* /proc/PID/task/TID/comm, NUL-padded */
+    uint32_t reserved;
+};
+
+/*
+ * A thread's seccomp state (PTRACE_SECCOMP_GET_FILTER): nfilters times { struct
+ * sls_img_seccomp_filter, ninsns * 8-byte struct sock_filter }, the most recently installed filter
+ * first (index 0), so restore installs them in reverse order, and last of all: a filter may forbid
+ * the very calls restore injects.
+ */
+struct sls_img_seccomp {
+    int32_t tid;
+    uint32_t mode;          /* 1 SECCOMP_MODE_STRICT (no filters), 2 SECCOMP_MODE_FILTER */
+    uint32_t nfilters;
+    uint32_t reserved;
+};
+
+struct sls_img_seccomp_filter {
+    uint64_t flags;         /* PTRACE_SECCOMP_GET_METADATA flags (SECCOMP_FILTER_FLAG_LOG, ...) */
+    uint32_t ninsns;
     uint32_t reserved;
 };
 
@@ -319,6 +340,8 @@ _Static_assert(sizeof(struct sls_img_proc) == 264, "proc layout");
 _Static_assert(sizeof(struct sls_img_regs) == 216, "regs layout");
 _Static_assert(sizeof(struct sls_img_thread) == 312, "thread layout");
 _Static_assert(sizeof(struct sls_img_task_comm) == 24, "task comm layout");
+_Static_assert(sizeof(struct sls_img_seccomp) == 16, "seccomp layout");
+_Static_assert(sizeof(struct sls_img_seccomp_filter) == 16, "seccomp filter layout");
 _Static_assert(sizeof(struct sls_img_sigact) == 32, "sigact layout");
 _Static_assert(sizeof(struct sls_img_pending) == 8, "pending layout");
 _Static_assert(sizeof(struct sls_img_rlimit) == 16, "rlimit layout");

@@ -3,6 +3,7 @@
 #include "util.h"
 
 #include <elf.h>
+#include <linux/filter.h>
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -120,6 +121,51 @@ static void capture_task_comm(pid_t pid, pid_t tid, struct sls_imgbuf *b)
     sls_imgbuf_entry(b, SLS_TAG_TASK_COMM, &tc, sizeof(tc), NULL, 0);
 }
 
+/* Seccomp filters are per thread; read back as BPF (needs CAP_SYS_ADMIN, like suspending them). */
+static int capture_seccomp(struct sls_capture_ctx *c, pid_t pid, pid_t tid, struct sls_imgbuf *b)
+{
+    char path[96], *txt;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+    if (sls_read_file(path, &txt) < 0)
+        return CERR(c, ESRCH, "pid %d thread %d: cannot read %s", pid, tid, path);
+    const char *v = strstr(txt, "\nSeccomp:");
+    uint32_t mode = v ? (uint32_t)strtoul(v + 9, NULL, 10) : 0;
+    free(txt);
+    if (mode == 0)
+        return 0;
+    size_t off = sls_imgbuf_entry_begin(b, SLS_TAG_SECCOMP);
+    struct sls_img_seccomp hdr = { .tid = tid, .mode = mode };
+    size_t hdr_at = b->len;
+    sls_imgbuf_put(b, &hdr, sizeof(hdr));
+    for (unsigned long i = 0; mode == 2; i++) {
+        long n = ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)i, NULL);
+        if (n < 0 && errno == ENOENT)
+            break;
+        if (n < 0)
+            return CERR(c, errno, "pid %d thread %d: reading its seccomp filter %lu: %s", pid, tid, i,
+                        strerror(errno));
+        struct sock_filter *insns = calloc((size_t)n, sizeof(*insns));
+        if (!insns)
+            return CERR(c, ENOMEM, "pid %d: out of memory", pid);
+        if (ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)i, insns) != n) {
+            free(insns);
+            return CERR(c, EIO, "pid %d thread %d: seccomp filter %lu changed while read", pid, tid, i);
+        }
+        struct __ptrace_seccomp_metadata md = { .filter_off = i };
+        struct sls_img_seccomp_filter f = { .ninsns = (uint32_t)n };
+        if (ptrace(PTRACE_SECCOMP_GET_METADATA, tid, (void *)sizeof(md), &md) > 0)
+            f.flags = md.flags;
+        sls_imgbuf_put(b, &f, sizeof(f));
+        sls_imgbuf_put(b, insns, (size_t)n * sizeof(*insns));
+        free(insns);
+        hdr.nfilters++;
+    }
+    if (!b->oom)
+        memcpy(b->data + hdr_at, &hdr, sizeof(hdr));
+    sls_imgbuf_entry_end(b, off);
+    return 0;
+}
+
 int sls_capture_threads(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struct sls_imgbuf *b)
 {
     void *xsave = malloc(XSAVE_MAX);
@@ -131,5 +177,7 @@ int sls_capture_threads(struct sls_capture_ctx *c, struct sls_frozen_proc *p, st
     free(xsave);
     for (size_t i = 0; i < p->nthreads && !rc; i++)
         capture_task_comm(p->pid, p->threads[i].tid, b);
+    for (size_t i = 0; i < p->nthreads && !rc && p->seccomp; i++)
+        rc = capture_seccomp(c, p->pid, p->threads[i].tid, b);
     return rc;
 }

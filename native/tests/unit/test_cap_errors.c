@@ -175,6 +175,19 @@ TEST_CASE(seccomp_filter_is_suspended_so_injected_calls_do_not_kill_the_process)
     char err[256] = "";
     int rc = capture1(p.pid, 0, err, sizeof(err));
     EXPECT(rc == 0, "capture: %s", err);
+    struct image im = { 0 };
+    if (rc == 0 && image_load(&im, image_path) == 0) {
+        /* the filter itself is in the image: mode 2, one filter of 4 instructions naming getitimer */
+        const struct sls_img_header *h = image_record(&im, p.pid);
+        const struct sls_img_entry *e = h ? record_next(h, NULL, SLS_TAG_SECCOMP) : NULL;
+        const struct sls_img_seccomp *sc = e ? ENTRY_PAYLOAD(e) : NULL;
+        const struct sls_img_seccomp_filter *f = sc ? (const void *)(sc + 1) : NULL;
+        const uint32_t *insn = f ? (const void *)(f + 1) : NULL; /* {u16 code, u8 jt, u8 jf, u32 k} */
+        EXPECT(sc && sc->tid == p.pid && sc->mode == 2 && sc->nfilters == 1, "SECCOMP entry");
+        EXPECT(f && f->ninsns == 4 && e->len == sizeof(*sc) + sizeof(*f) + 4 * 8, "filter size");
+        EXPECT(insn && insn[3] == SYS_getitimer, "second instruction does not test getitimer");
+        free(im.data);
+    }
     EXPECT(free_running(p.pid, err, sizeof(err)), "%s", err);
     char verdict[256];
     int st = prog_finish(&p, verdict, sizeof(verdict));
