@@ -10,6 +10,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <dirent.h>
+#include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
@@ -73,6 +75,72 @@ static uint64_t unix_peer_ino(uint64_t ino)
     return peer;
 }
 
+/* The inode of the other end of TCP connection local -> peer on this host, 0 if it is not local
+ * (sock_diag lookup of the reversed 4-tuple). */
+static uint64_t tcp_peer_ino(const struct sockaddr_storage *local, const struct sockaddr_storage *peer)
+{
+    struct {
+        struct nlmsghdr h;
+        struct inet_diag_req_v2 r;
+    } req = {
+        .h = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST },
+        .r = { .sdiag_family = (uint8_t)local->ss_family, .sdiag_protocol = IPPROTO_TCP, .idiag_states = ~0u,
+               .id = { .idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } } },
+    };
+    if (local->ss_family == AF_INET) {
+        const struct sockaddr_in *l = (const void *)local, *pe = (const void *)peer;
+        req.r.id.idiag_sport = pe->sin_port;
+        req.r.id.idiag_dport = l->sin_port;
+        memcpy(req.r.id.idiag_src, &pe->sin_addr, 4);
+        memcpy(req.r.id.idiag_dst, &l->sin_addr, 4);
+    } else {
+        const struct sockaddr_in6 *l = (const void *)local, *pe = (const void *)peer;
+        req.r.id.idiag_sport = pe->sin6_port;
+        req.r.id.idiag_dport = l->sin6_port;
+        memcpy(req.r.id.idiag_src, &pe->sin6_addr, 16);
+        memcpy(req.r.id.idiag_dst, &l->sin6_addr, 16);
+    }
+    int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (nl < 0)
+        return 0;
+    uint64_t ino = 0;
+    if (send(nl, &req, sizeof(req), 0) == (ssize_t)sizeof(req)) {
+        char buf[8192];
+        ssize_t n = recv(nl, buf, sizeof(buf), 0);
+        struct nlmsghdr *h = (struct nlmsghdr *)buf;
+        if (n > 0 && NLMSG_OK(h, (unsigned)n) && h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+            ino = ((struct inet_diag_msg *)NLMSG_DATA(h))->idiag_inode;
+    }
+    close(nl);
+    return ino;
+}
+
+/* Which captured process holds socket inode ino (pid, and its fd in *fd_out); 0 if none. */
+static pid_t captured_holder(struct sls_capture_ctx *c, uint64_t ino, int *fd_out)
+{
+    char want[48];
+    snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)ino);
+    for (size_t i = 0; ino && i < c->fz.nprocs; i++) {
+        char dir[64];
+        snprintf(dir, sizeof(dir), "/proc/%d/fd", c->fz.procs[i].pid);
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            char path[384], link[64];
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            ssize_t n = readlink(path, link, sizeof(link) - 1);
+            if (n > 0 && (link[n] = 0, !strcmp(link, want))) {
+                *fd_out = atoi(e->d_name);
+                closedir(d);
+                return c->fz.procs[i].pid;
+            }
+        }
+        if (d)
+            closedir(d);
+    }
+    return 0;
+}
+
 int sls_dump_socket(struct sls_fd_capture *f)
 {
     int s = sls_fd_dup(f);
@@ -127,6 +195,18 @@ int sls_dump_socket(struct sls_fd_capture *f)
          * a socket that reads EOF instead (unread bytes, if any, go with the connection). */
         if (so.state != 10 && so.state != 7)
             so.sock_flags |= SLS_SOCK_CLOSED_ON_RESTORE;
+        /* ...unless the other end is captured too: closing it would cut the partition from itself. */
+        int peer_fd = -1;
+        pid_t holder = so.state != 10 && so.state != 7 && connected ?
+                       captured_holder(f->c, tcp_peer_ino(&addr, &peer), &peer_fd) : 0;
+        if (holder) {
+            char a2[80];
+            addr_text(&addr, alen, a1, sizeof(a1));
+            addr_text(&peer, plen, a2, sizeof(a2));
+            rc = FDERR(f, ENOTSUP, "pid %d fd %d: TCP connection %s -> %s in state %s is not supported when "
+                       "both ends are captured (pid %d fd %d holds the other end; it would need TCP_REPAIR)",
+                       f->pid, f->fd, a1, a2, so.state == 1 ? "ESTABLISHED" : "not LISTEN", holder, peer_fd);
+        }
     } else if ((so.family == AF_INET || so.family == AF_INET6) && so.type == SOCK_DGRAM) {
         f->img.type = SLS_FD_UDP;
         so.state = connected ? 1 : 7;
