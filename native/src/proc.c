@@ -64,6 +64,39 @@ static int inject_int_out(struct sls_capture_ctx *c, struct sls_frozen_proc *p, 
     return rc;
 }
 
+/*
+ * The resource limits from /proc/PID/limits, one row per RLIMIT_* in index order ("Max cpu time",
+ * soft and hard column, "unlimited" = RLIM_INFINITY). Not prlimit(pid): on another user's process
+ * that needs CAP_SYS_RESOURCE, which root lacks here, while reading the file only needs ptrace access.
+ */
+static int read_rlimits(struct sls_capture_ctx *c, pid_t pid, struct sls_img_rlimit rl[SLS_NRLIMIT])
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/limits", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return CERR(c, errno, "pid %d: cannot read %s: %s", pid, path, strerror(errno));
+    memset(rl, 0, sizeof(*rl) * SLS_NRLIMIT);
+    int n = 0;
+    if (!fgets(line, sizeof(line), f)) /* the column header */
+        n = -1;
+    /* "Max cpu time              unlimited            unlimited            seconds": the name is
+     * the first 26 columns, then soft and hard separated by blanks. */
+    while (n >= 0 && n < SLS_NRLIMIT && fgets(line, sizeof(line), f)) {
+        char soft[32], hard[32];
+        if (strlen(line) < 27 || sscanf(line + 26, "%31s %31s", soft, hard) != 2)
+            break;
+        rl[n].cur = strcmp(soft, "unlimited") ? strtoull(soft, NULL, 10) : RLIM_INFINITY;
+        rl[n].max = strcmp(hard, "unlimited") ? strtoull(hard, NULL, 10) : RLIM_INFINITY;
+        n++;
+    }
+    fclose(f);
+    if (n != SLS_NRLIMIT)
+        return CERR(c, EINVAL, "pid %d: %s has %d readable limit rows, want %d", pid, path, n < 0 ? 0 : n,
+                    SLS_NRLIMIT);
+    return 0;
+}
+
 int sls_capture_proc(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struct sls_imgbuf *b)
 {
     struct sls_img_proc pr;
@@ -197,14 +230,9 @@ int sls_capture_proc(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struc
     free(auxv);
 
     struct sls_img_rlimit rl[SLS_NRLIMIT];
-    memset(rl, 0, sizeof(rl));
-    for (int r = 0; r < SLS_NRLIMIT && r < RLIM_NLIMITS; r++) {
-        struct rlimit lim;
-        if (prlimit(p->pid, r, NULL, &lim) != 0)
-            return CERR(c, errno, "pid %d: prlimit(%d): %s", p->pid, r, strerror(errno));
-        rl[r].cur = lim.rlim_cur;
-        rl[r].max = lim.rlim_max;
-    }
+    int r = read_rlimits(c, p->pid, rl);
+    if (r)
+        return r;
     sls_imgbuf_entry(b, SLS_TAG_RLIMIT, rl, sizeof(rl), NULL, 0);
     return 0;
 }
