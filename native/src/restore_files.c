@@ -86,6 +86,18 @@ static int reopen_flags(const struct sls_img_fd *f)
     return (int)(f->file_flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_CLOEXEC)) | O_CLOEXEC;
 }
 
+/*
+ * Is the file at fd still the one the process had open? The policy, as an operator expects it:
+ * - always refused (unless forced): a different file under the path (device/inode changed);
+ * - a regular file the process had open for WRITING (O_WRONLY/O_RDWR) may have grown and have a
+ *   newer modification time: the process itself, or its lost future between the checkpoint and
+ *   the kill, wrote it (a log it appends to). Refused only if it shrank below the size at the
+ *   checkpoint or below the captured offset (someone truncated it: the process would write
+ *   past a hole or re-read vanished data), or its mtime went back in time (replaced by a copy);
+ * - a file only open for reading stays strict: any size or mtime change refuses, since the
+ *   process's view of the data (offset, what it already parsed) would no longer match.
+ * Mapped files (executables, libraries, data files) are checked just as strictly in restore_mm.c.
+ */
 static int check_same_file(struct rst_ctx *c, struct rst_proc *p, const struct rst_fd *rf, int fd, const char *path)
 {
     if (c->flags & SLS_RESTORE_FORCE)
@@ -93,17 +105,33 @@ static int check_same_file(struct rst_ctx *c, struct rst_proc *p, const struct r
     struct stat st;
     if (fstat(fd, &st) < 0)
         return rst_fail(c, errno, "pid %d fd %d: cannot stat %s: %s", p->proc->pid, rf->f->fd, path, strerror(errno));
+    const struct sls_img_fd *f = rf->f;
     const char *what = NULL;
+    char detail[160];
     int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-    if (st.st_ino != rf->f->inode || (uint64_t)st.st_dev != rf->f->dev)
+    uint64_t size = (uint64_t)st.st_size;
+    int written = (f->file_flags & O_ACCMODE) != O_RDONLY;
+    if (st.st_ino != f->inode || (uint64_t)st.st_dev != f->dev) {
         what = "it is a different file (device/inode)";
-    else if (rf->f->type == SLS_FD_REG && (uint64_t)st.st_size != rf->f->size)
-        what = "its size changed";
-    else if (rf->f->type == SLS_FD_REG && mtime != rf->f->mtime_ns)
-        what = "its modification time changed";
+    } else if (f->type == SLS_FD_REG && written) {
+        if (size < f->size || size < f->pos) {
+            snprintf(detail, sizeof(detail), "it was truncated to %llu bytes, below its size %llu / offset %llu at "
+                     "the checkpoint", (unsigned long long)size, (unsigned long long)f->size,
+                     (unsigned long long)f->pos);
+            what = detail;
+        } else if (mtime < f->mtime_ns) {
+            what = "its modification time went back (replaced by an older copy?)";
+        }
+    } else if (f->type == SLS_FD_REG && size != f->size) {
+        snprintf(detail, sizeof(detail), "its size changed from %llu to %llu bytes (open read-only)",
+                 (unsigned long long)f->size, (unsigned long long)size);
+        what = detail;
+    } else if (f->type == SLS_FD_REG && mtime != f->mtime_ns) {
+        what = "its modification time changed (open read-only)";
+    }
     if (what)
         return rst_fail(c, ESTALE, "pid %d fd %d: %s changed since the checkpoint: %s (restore with force to ignore)",
-                        p->proc->pid, rf->f->fd, path, what);
+                        p->proc->pid, f->fd, path, what);
     return 0;
 }
 

@@ -731,16 +731,6 @@ static void flip_image_byte(struct run *r)
     close(fd);
 }
 
-static void append_to_log(struct run *r)
-{
-    char log[256];
-    snprintf(log, sizeof(log), "%s/app.log", r->dir);
-    int fd = open(log, O_WRONLY | O_APPEND);
-    if (write(fd, "intruder\n", 9) != 9)
-        perror("write");
-    close(fd);
-}
-
 TEST_CASE(missing_page_file_fails_and_leaves_nothing)
 {
     failing_restore(case_why, remove_page_file, "cannot open page file");
@@ -751,25 +741,105 @@ TEST_CASE(corrupt_image_byte_fails_the_checksum_and_leaves_nothing)
     failing_restore(case_why, flip_image_byte, "checksum mismatch");
 }
 
-TEST_CASE(changed_file_refuses_without_force)
+/* The file-change policy at restore (restore_files.c check_same_file): a file open for writing may
+ * have grown, one open only for reading may not; truncation or replacement always refuses. */
+static void truncate_log(struct run *r)
 {
-    failing_restore(case_why, append_to_log, "changed since the checkpoint");
+    char log[256];
+    snprintf(log, sizeof(log), "%s/app.log", r->dir);
+    if (truncate(log, 50) != 0)
+        perror("truncate");
 }
 
-TEST_CASE(changed_file_restores_with_force)
+static void replace_log(struct run *r)
+{
+    char log[256], tmp[300], cmd[1200];
+    snprintf(log, sizeof(log), "%s/app.log", r->dir);
+    snprintf(tmp, sizeof(tmp), "%s.new", log);
+    snprintf(cmd, sizeof(cmd), "cp -p %s %s && mv %s %s", log, tmp, tmp, log);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot replace %s\n", log);
+}
+
+TEST_CASE(truncated_written_file_refuses_without_force)
+{
+    failing_restore(case_why, truncate_log, "it was truncated to 50 bytes");
+}
+
+TEST_CASE(replaced_written_file_refuses_without_force)
+{
+    failing_restore(case_why, replace_log, "it is a different file");
+}
+
+/* The original keeps appending after the checkpoint (its lost future) before it is killed: the log
+ * grew and is newer, which is no reason to refuse; the restored process writes on from its offset. */
+TEST_CASE(written_file_that_grew_after_the_checkpoint_restores_without_force)
 {
     struct run r;
     REQUIRE(setup(&r) == 0, "mkdtemp failed");
-    REQUIRE(start_prog(&r, "rst_counter", NULL) > 0, "fork failed");
+    char log[256];
+    snprintf(log, sizeof(log), "%s/app.log", r.dir);
+    REQUIRE(start_prog(&r, "rst_applog", log) > 0, "fork failed");
+    REQUIRE(wait_lines(r.results, "READY", 1, 10), "rst_applog never became ready");
+    REQUIRE(capture(&r, 0) == 0, "sls_capture: %s", r.err);
+    pid_t orig = r.pid;
+    kill_original(&r);
+    int fd = open(log, O_WRONLY | O_APPEND);
+    REQUIRE(fd >= 0, "cannot open the log");
+    sleep_ms(10); /* a newer mtime than at the checkpoint */
+    for (int i = 100; i < 150; i++) {
+        char line[32];
+        int n = snprintf(line, sizeof(line), "line %d\n", i);
+        REQUIRE(write(fd, line, (size_t)n) == n, "cannot append to the log");
+    }
+    close(fd);
+    REQUIRE(build_segments(&r) == 0, "cannot read the image");
+    REQUIRE(restore(&r, 0) == 1, "restore of a log that only grew failed: %s", r.err);
+    kill(r.pairs[1], SIGUSR2);
+    REQUIRE(wait_lines(r.results, "PASS", 1, 20) || count_lines(r.results, "FAIL"), "no verdict from rst_applog");
+    char verdict[256];
+    first_line(r.results, "FAIL", verdict, sizeof(verdict));
+    EXPECT(!*verdict, "%s", verdict);
+    EXPECT(r.pairs[0] == orig, "pair names %d, want %d", r.pairs[0], orig);
+out:
+    teardown(&r);
+}
+
+/* stdin is a regular file the process only reads: any change to it refuses, forced restore works. */
+TEST_CASE(read_only_file_that_grew_refuses_and_restores_with_force)
+{
+    struct run r;
+    REQUIRE(setup(&r) == 0, "mkdtemp failed");
+    char input[256];
+    snprintf(input, sizeof(input), "%s/input", r.dir);
+    int in = open(input, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(in >= 0 && write(in, "data\n", 5) == 5, "cannot create the input file");
+    close(in);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/tests/prog/rst_counter", build_dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int out = open(r.results, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int rd = open(input, O_RDONLY);
+        dup2(rd, 0);
+        dup2(out, 1);
+        dup2(out, 2);
+        setpgid(0, 0);
+        execl(path, "rst_counter", (char *)NULL);
+        _exit(127);
+    }
+    r.pid = pid;
     REQUIRE(wait_lines(r.results, "READY", 1, 10), "never ready");
     REQUIRE(capture(&r, 0) == 0, "sls_capture: %s", r.err);
     pid_t orig = r.pid;
     kill_original(&r);
     REQUIRE(build_segments(&r) == 0, "cannot read the image");
-    int fd = open(r.results, O_WRONLY | O_APPEND); /* its stdout changes under it */
-    REQUIRE(fd >= 0 && write(fd, "noise\n", 6) == 6, "cannot touch the results file");
-    close(fd);
-    REQUIRE(restore(&r, 0) < 0, "restore of a changed file succeeded without force");
+    in = open(input, O_WRONLY | O_APPEND);
+    REQUIRE(in >= 0 && write(in, "more\n", 5) == 5, "cannot grow the input file");
+    close(in);
+    REQUIRE(restore(&r, 0) < 0, "restore with a grown read-only file succeeded without force");
+    EXPECT(strstr(r.err, "fd 0:") && strstr(r.err, "size changed from 5 to 10 bytes (open read-only)"),
+           "error \"%s\"", r.err);
     REQUIRE(restore(&r, SLS_RESTORE_FORCE) == 1, "forced restore failed: %s", r.err);
     REQUIRE(r.pairs[1] == orig, "restored as %d, want %d", r.pairs[1], orig);
     kill(orig, SIGUSR2);
@@ -791,8 +861,6 @@ int main(int argc, char **argv)
     snprintf(build_dir, sizeof(build_dir), "%s", dirname(dirname(dirname(self))));
     snprintf(seed_path, sizeof(seed_path), "%s/sls-seed", build_dir);
     const char *only = argc > 1 ? argv[1] : NULL;
-    /* Capturing a real non-root process fails in sls_capture on this machine (prlimit on another
-     * user's process needs CAP_SYS_RESOURCE, which root lacks here), hence the edited image below. */
 #define MAYBE(fn) do { if (!only || strstr(#fn, only)) RUN(fn); } while (0)
     MAYBE(counter_continues_and_checksum_stays_right);
     MAYBE(mappings_of_every_kind_come_back);
@@ -814,7 +882,9 @@ int main(int argc, char **argv)
     MAYBE(restored_tree_is_checkpointed_and_restored_again);
     MAYBE(missing_page_file_fails_and_leaves_nothing);
     MAYBE(corrupt_image_byte_fails_the_checksum_and_leaves_nothing);
-    MAYBE(changed_file_refuses_without_force);
-    MAYBE(changed_file_restores_with_force);
+    MAYBE(truncated_written_file_refuses_without_force);
+    MAYBE(replaced_written_file_refuses_without_force);
+    MAYBE(written_file_that_grew_after_the_checkpoint_restores_without_force);
+    MAYBE(read_only_file_that_grew_refuses_and_restores_with_force);
     return TEST_EXIT();
 }
