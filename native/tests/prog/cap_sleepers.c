@@ -39,7 +39,7 @@ static long now_ms(void)
 static void *sleeper(void *arg)
 {
     int kind = (int)(long)arg;
-    while (!done) {
+    do { /* at least one full round, however late the thread starts */
         long t0 = now_ms();
         int rc = 0;
         if (kind == 0) {
@@ -71,7 +71,7 @@ static void *sleeper(void *arg)
             fail("a sleep was cut short");
         }
         rounds[kind]++;
-    }
+    } while (!done);
     return NULL;
 }
 
