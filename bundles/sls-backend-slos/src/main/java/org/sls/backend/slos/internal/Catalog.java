@@ -59,6 +59,15 @@ record Catalog(long generation, Map<Long, List<EpochEntry>> partitions, long blo
         return new Catalog(generation, next, -1, 0);
     }
 
+    /** This catalog with {@code entry} in place of the entry of the same partition and epoch. */
+    Catalog replaced(EpochEntry entry) {
+        TreeMap<Long, List<EpochEntry>> next = new TreeMap<>(partitions);
+        List<EpochEntry> list = new ArrayList<>(epochs(entry.oid()));
+        list.replaceAll(e -> e.epoch() == entry.epoch() ? entry : e);
+        next.put(entry.oid(), list);
+        return new Catalog(generation, next, -1, 0);
+    }
+
     Catalog without(long oid, List<Long> epochs) {
         TreeMap<Long, List<EpochEntry>> next = new TreeMap<>(partitions);
         List<EpochEntry> list = new ArrayList<>(epochs(oid));

@@ -505,29 +505,64 @@ final class Store implements SlosStore, AutoCloseable {
                 throw new SlsException("SLOS store " + path + ": delta epoch " + entry.epoch() + " of partition " + oid
                         + " needs parent epoch " + entry.parentEpoch() + ", which the store does not hold");
             }
-            Catalog next = current.with(entry);
-            next = next.without(oid, retentionVictims(next.epochs(oid)));
-            commitMetadata(next);
-            inFlight.removeAll(reserved);
-            return entry.toInfo();
+            ExtentSet foldRecords = new ExtentSet();
+            try {
+                Catalog next = applyRetention(current.with(entry), oid, foldRecords);
+                commitMetadata(next);
+                inFlight.removeAll(reserved);
+                return current.find(oid, entry.epoch()).toInfo();
+            } finally {
+                inFlight.removeAll(foldRecords);
+            }
         } finally {
             metadataLock.unlock();
         }
     }
 
-    /** Epochs beyond the newest {@code retainEpochs}, except ancestors a retained delta epoch needs. */
-    private List<Long> retentionVictims(List<EpochEntry> epochs) {
+    /**
+     * Keeps the newest {@code retainEpochs} epochs of the partition. A kept delta epoch whose parent
+     * goes is folded first: it gets a new record whose segments compose its whole chain (no page
+     * data moves; it references the same store ranges) and no parent, so delta chains stay bounded
+     * and the old epochs' unshared space is freed. If a chain cannot be read, its epochs are kept.
+     * New records are written and synced here, before the catalog that points to them.
+     */
+    private Catalog applyRetention(Catalog next, long oid, ExtentSet foldRecords) {
+        List<EpochEntry> epochs = next.epochs(oid);
         int k = options.retainEpochs();
         if (epochs.size() <= k) {
-            return List.of();
+            return next;
         }
         Map<Long, EpochEntry> byEpoch = new HashMap<>();
         epochs.forEach(e -> byEpoch.put(e.epoch(), e));
         Set<Long> keep = new HashSet<>();
         for (int i = epochs.size() - k; i < epochs.size(); i++) {
+            keep.add(epochs.get(i).epoch());
+        }
+        boolean folded = false;
+        for (int i = epochs.size() - k; i < epochs.size(); i++) {
             EpochEntry e = epochs.get(i);
-            while (e != null && keep.add(e.epoch())) {
-                e = e.parentEpoch() >= 0 ? byEpoch.get(e.parentEpoch()) : null;
+            if (e.parentEpoch() < 0 || keep.contains(e.parentEpoch())) {
+                continue;
+            }
+            try {
+                EpochEntry self = fold(e, byEpoch, foldRecords);
+                next = next.replaced(self);
+                byEpoch.put(self.epoch(), self);
+                folded = true;
+            } catch (SlsException | IOException ex) {
+                LOG.warn("SLOS store {}: keeping the parents of epoch {} of partition {}, folding failed: {}", path,
+                        e.epoch(), oid, ex.getMessage());
+                for (EpochEntry a = byEpoch.get(e.parentEpoch()); a != null && keep.add(a.epoch());
+                     a = a.parentEpoch() >= 0 ? byEpoch.get(a.parentEpoch()) : null) {
+                    // keep the whole chain
+                }
+            }
+        }
+        if (folded) {
+            try {
+                file.sync();
+            } catch (IOException ex) {
+                throw new SlsException("SLOS store " + path + ": syncing folded epoch records failed: " + ex, ex);
             }
         }
         List<Long> victims = new ArrayList<>();
@@ -536,7 +571,51 @@ final class Store implements SlosStore, AutoCloseable {
                 victims.add(e.epoch());
             }
         });
-        return victims;
+        return next.without(oid, victims);
+    }
+
+    private EpochEntry fold(EpochEntry top, Map<Long, EpochEntry> byEpoch, ExtentSet foldRecords) throws IOException {
+        List<StoredRecord> chain = new ArrayList<>();
+        for (EpochEntry e = top; e != null; e = e.parentEpoch() >= 0 ? byEpoch.get(e.parentEpoch()) : null) {
+            chain.add(0, readRecord(e));
+            if (e.parentEpoch() >= 0 && !byEpoch.containsKey(e.parentEpoch())) {
+                throw new SlsException("parent epoch " + e.parentEpoch() + " of epoch " + e.epoch() + " is missing");
+            }
+        }
+        StoredRecord newest = chain.get(chain.size() - 1);
+        List<StoredProcess> processes = new ArrayList<>();
+        ExtentSet ranges = new ExtentSet();
+        long ownBytes = 0;
+        long pageBytes = 0;
+        for (StoredProcess p : newest.processes()) {
+            SegmentOverlay view = new SegmentOverlay();
+            for (StoredRecord layer : chain) {
+                StoredProcess lp = layer.process(p.pid());
+                if (lp != null) {
+                    view.overlay(lp.segments(), layer == newest);
+                }
+            }
+            List<Segment> segments = view.within(p.captured().regions());
+            for (Segment s : segments) {
+                ranges.add(s.storeOffset(), s.length());
+                ownBytes += s.own() ? s.length() : 0;
+                pageBytes += s.length();
+            }
+            processes.add(new StoredProcess(p.captured(), segments));
+        }
+        byte[] blob = RecordCodec.encode(new StoredRecord(newest.oid(), newest.epoch(), -1, newest.mode(),
+                newest.timeMillis(), newest.stopNanos(), processes));
+        long need = Layout.roundUp(blob.length);
+        long[] at = usedNow().findGap(Layout.PAYLOAD_START, capacity, need);
+        if (at == null || at[1] < need) {
+            throw new SlsException("no room for a folded record of " + need + " bytes");
+        }
+        inFlight.add(at[0], need);
+        foldRecords.add(at[0], need);
+        file.write(ByteBuffer.wrap(blob), at[0]);
+        return new EpochEntry(top.oid(), top.epoch(), -1, top.mode(), top.timeMillis(), top.stopNanos(),
+                processes.size(), ownBytes + need, pageBytes, at[0], blob.length, Layout.crc(blob, 0, blob.length),
+                ranges.toPairs());
     }
 
     void deleteEpoch(long oid, long epoch) {

@@ -48,9 +48,11 @@ final class CrashContent {
     static List<Proc> captured(long epoch, long previous) {
         Map<Integer, TreeMap<Long, byte[]>> now = expected(epoch);
         List<Proc> out = new ArrayList<>();
+        var map100 = Epochs.region(0x400000L, PAGES_100);
+        var map200 = Epochs.region(0x7f0000000000L, now.get(200).size());
         if (!isDelta(epoch, previous)) {
-            out.add(new Proc(100, now.get(100)));
-            out.add(new Proc(200, now.get(200)));
+            out.add(new Proc(100, now.get(100), map100));
+            out.add(new Proc(200, now.get(200), map200));
             return out;
         }
         TreeMap<Long, byte[]> changed = new TreeMap<>();
@@ -60,8 +62,8 @@ final class CrashContent {
                 changed.put(address, now.get(100).get(address));
             }
         }
-        out.add(new Proc(100, changed));
-        out.add(new Proc(200, now.get(200)));
+        out.add(new Proc(100, changed, map100));
+        out.add(new Proc(200, now.get(200), map200));
         return out;
     }
 }

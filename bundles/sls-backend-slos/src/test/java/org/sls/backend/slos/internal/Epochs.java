@@ -28,8 +28,14 @@ final class Epochs {
 
     static final int PAGE = PageRun.PAGE_SIZE;
 
-    /** A process's pages to capture: address -> one page of content. */
-    record Proc(int pid, TreeMap<Long, byte[]> pages) {
+    /**
+     * A process's pages to capture: address -> one page of content, and its memory map (null: one
+     * region spanning the captured pages; a delta capture names the whole map, as /proc/PID/maps would).
+     */
+    record Proc(int pid, TreeMap<Long, byte[]> pages, List<MemoryRegion> regions) {
+        Proc(int pid, TreeMap<Long, byte[]> pages) {
+            this(pid, pages, null);
+        }
     }
 
     private Epochs() {
@@ -55,10 +61,14 @@ final class Epochs {
         return new Proc(pid, pages);
     }
 
+    static List<MemoryRegion> region(long start, int pages) {
+        return List.of(new MemoryRegion(start, start + (long) pages * PAGE, "rw-p", 0, 0, ""));
+    }
+
     static Proc withChanged(Proc p, long address, long seed) {
         TreeMap<Long, byte[]> pages = new TreeMap<>(p.pages());
         pages.put(address, page(seed));
-        return new Proc(p.pid(), pages);
+        return new Proc(p.pid(), pages, p.regions());
     }
 
     /** Writes the pages into the writer's page file as the engine would and commits. */
@@ -104,8 +114,10 @@ final class Epochs {
                 }
                 long lo = p.pages().isEmpty() ? 0x10000 : p.pages().firstKey();
                 long hi = p.pages().isEmpty() ? 0x11000 : p.pages().lastKey() + PAGE;
+                List<MemoryRegion> regions = p.regions() != null ? p.regions()
+                        : List.of(new MemoryRegion(lo, hi, "rw-p", 0, 0, ""));
                 images.add(new ProcessImage(p.pid(), 1, p.pid(), p.pid(), "proc" + p.pid(), "/bin/proc" + p.pid(), 1,
-                        List.of(new MemoryRegion(lo, hi, "rw-p", 0, 0, "")), runs,
+                        regions, runs,
                         List.of(new FileDescriptorInfo(0, "chr", "/dev/null", 0, 2)), ("native-" + p.pid() + "-" + epoch)
                         .getBytes()));
             }

@@ -59,6 +59,7 @@ class SlosCrashTest {
         int truncations = 0;
         int midCommitKills = 0;
         int slotWritesHit = 0;
+        int foldedSeen = 0;
         long verifiedEpochs = 0;
         for (int kill = 1; kill <= kills; kill++) {
             ChildRun run = runAndKill(store, random);
@@ -111,6 +112,9 @@ class SlosCrashTest {
                     assertTrue(present.contains(e), context + ": committed epoch " + e + " is missing, store has "
                             + present);
                 }
+                if (epochs.stream().anyMatch(e -> e.mode() == org.sls.api.CaptureMode.DELTA && e.parentEpoch() < 0)) {
+                    foldedSeen++;
+                }
                 checkReadsBack(s, newest, context);
                 verifiedEpochs++;
                 // A torn slot write leaves the non-current slot unreadable until the next commit rewrites
@@ -125,9 +129,9 @@ class SlosCrashTest {
         }
         System.out.printf("SLOS crash test: %d kills (%d with unsynced writes, %d of them last writing a metadata slot), "
                         + "%d committed epochs, %d newest epochs verified byte-identical, torn writes survived: "
-                        + "%d torn tails, %d garbled unsynced write sets, %d truncations (seed %d)%n", kills,
-                midCommitKills, slotWritesHit, committed.size(), verifiedEpochs, tornWrites, garbledUnsynced,
-                truncations, seed);
+                        + "%d torn tails, %d garbled unsynced write sets, %d truncations; %d reopens found a folded "
+                        + "delta epoch (seed %d)%n", kills, midCommitKills, slotWritesHit, committed.size(),
+                verifiedEpochs, tornWrites, garbledUnsynced, truncations, foldedSeen, seed);
         assertTrue(committed.size() > kills / 4, "too few commits to mean anything: " + committed.size());
         if (kills >= 100) {
             assertTrue(tornWrites + garbledUnsynced + truncations > 0, "no kill landed between a write and its sync");

@@ -114,18 +114,46 @@ class SlosStoreTest {
     }
 
     @Test
-    void retentionKeepsParentsThatRetainedDeltaEpochsNeed() {
+    void retentionFoldsAKeptDeltaEpochWhoseParentGoesAndFreesTheRest() {
         Proc base = proc(100, 0x400000, 8, 1);
+        var map = Epochs.region(0x400000, 8);
+        TreeMap<Long, byte[]> expected = new TreeMap<>(base.pages());
+        List<TreeMap<Long, byte[]>> views = new ArrayList<>();
         try (Store s = open(64 * MIB, 2)) {
-            commit(s::beginEpoch, 9, 1, -1, List.of(base));
+            commit(s::beginEpoch, 9, 1, -1, List.of(new Proc(100, base.pages(), map)));
+            long referencedWithBase = s.stats().referencedBytes();
+            views.add(null);
+            views.add(new TreeMap<>(expected));
             for (long e = 2; e <= 5; e++) {
+                long address = 0x400000L + e * PAGE;
+                expected.put(address, Epochs.page(e));
                 commit(s::beginEpoch, 9, e, e - 1, List.of(new Proc(100,
-                        new TreeMap<>(java.util.Map.of(0x400000L + e * PAGE, Epochs.page(e))))));
+                        new TreeMap<>(java.util.Map.of(address, Epochs.page(e))), map)));
+                views.add(new TreeMap<>(expected));
             }
-            assertEquals(List.of(1L, 2L, 3L, 4L, 5L), s.epochs(9).stream().map(EpochInfo::epoch).toList());
-            commit(s::beginEpoch, 9, 6, -1, List.of(base));
-            commit(s::beginEpoch, 9, 7, 6, List.of(new Proc(100, new TreeMap<>())));
-            assertEquals(List.of(6L, 7L), s.epochs(9).stream().map(EpochInfo::epoch).toList());
+            assertEquals(List.of(4L, 5L), s.epochs(9).stream().map(EpochInfo::epoch).toList());
+            EpochInfo oldest = s.epochs(9).get(0);
+            assertEquals(-1, oldest.parentEpoch(), "the oldest kept delta epoch no longer needs a parent");
+            assertEquals(8L * PAGE, oldest.pageBytes());
+            // Epoch 4 alone holds everything; epoch 5 composes over it.
+            assertTrue(Epochs.samePages(views.get(4), read(s, 9, 4, 100)));
+            TreeMap<Long, byte[]> five = read(s, 9, 4, 100);
+            five.putAll(read(s, 9, 5, 100));
+            assertTrue(Epochs.samePages(views.get(5), five));
+            // Kept: base pages 0, 1, 5, 6, 7 and delta pages 2, 3, 4 (through the fold) plus delta page 5.
+            // Base pages 2, 3 and 4, superseded in every kept view, are no longer referenced.
+            ExtentSet pagesOfPartition = new ExtentSet();
+            for (EpochEntry e : s.catalog().epochs(9)) {
+                pagesOfPartition.addAll(ExtentSet.ofPairs(e.pageRanges()));
+            }
+            assertEquals(9L * PAGE, pagesOfPartition.bytes());
+            // Pages plus the two records and the catalog: one page more than the base epoch alone had.
+            assertEquals(referencedWithBase + 1L * PAGE + Layout.BLOCK, s.stats().referencedBytes());
+            assertEquals(List.of(), s.verifyAll());
+        }
+        try (Store s = open(64 * MIB, 2)) {
+            assertEquals(-1, s.epochs(9).get(0).parentEpoch());
+            assertTrue(Epochs.samePages(views.get(4), read(s, 9, 4, 100)));
         }
     }
 
