@@ -396,6 +396,22 @@ static int rebuild_baseline(struct trk_collect *c)
     return 0;
 }
 
+/* The tracker (its pagemap fd, its uffd) belongs to the address space the process had at open. After
+ * an exec (or exit) that one is gone and a fresh maps read would describe another: refuse, rather
+ * than compare two address spaces. A one-page pagemap read answers ESRCH for a dead mm. */
+static int address_space_alive(struct sls_tracker *t, char *err, size_t errlen)
+{
+    uint64_t entry;
+    ssize_t r = pread(t->pagemap_fd, &entry, sizeof(entry), 0);
+    if (r == (ssize_t)sizeof(entry))
+        return 0;
+    if (r < 0 && errno != ESRCH)
+        return sls_errf(err, errlen, errno, "pid %d: pagemap read failed: %s", t->pid,
+                        strerror(errno));
+    return sls_errf(err, errlen, ESRCH, "pid %d: the address space tracked since open is gone (the "
+                    "process exec'd or exited): open a new tracker", t->pid);
+}
+
 static int collect(struct sls_tracker *t, struct sls_track_delta *d, int flags, char *err,
                    size_t errlen)
 {
@@ -408,7 +424,9 @@ static int collect(struct sls_tracker *t, struct sls_track_delta *d, int flags, 
     };
     struct trk_vma *v = NULL;
     size_t n = 0;
-    int rc = trk_read_maps(t->pid, &v, &n, err, errlen);
+    int rc = address_space_alive(t, err, errlen);
+    if (!rc)
+        rc = trk_read_maps(t->pid, &v, &n, err, errlen);
     if (!rc && t->mode == SLS_TRACK_UFFD)
         rc = trk_uffd_collect(&c, v, n);
     for (size_t i = 0; !rc && t->mode != SLS_TRACK_UFFD && i < n; i++) {

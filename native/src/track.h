@@ -62,8 +62,8 @@
  * Limits: shared mappings are always whole (other processes write them unseen); uffd tracking
  * splits transparent huge pages; a registered region shrunk and regrown in place by mremap between
  * two collects is not seen as changed by uffd/soft-dirty (the regrown pages read as zeros but are not
- * reported; digest sees it); a process that execs needs a new tracker (this one follows the old
- * address space).
+ * reported; digest sees it); a process that execs needs a new tracker (collects on the old one fail
+ * with -ESRCH and say so).
  *
  * Threads: sls_track_open injects through the frozen process's main thread, so it must run on the
  * thread that froze it. Collect and close use no ptrace and can run on any thread, frozen or not.

@@ -28,6 +28,7 @@
  *   forkcheck ADDR N    forks a child that writes N pages from ADDR, checks them and that none of its
  *                       VMAs is registered for userfaultfd write-protect ("uw" in smaps); answers
  *                       the child's exit status (0: all good, 1: bad contents, 2: registered VMA)
+ *   exec                execs itself again (a new address space; no answer, the new image reads on)
  *   exit                exits 0
  * Numbers are hexadecimal.
  */
@@ -243,6 +244,9 @@ int main(int argc, char **argv)
                 fail("fork");
             else
                 reply("ok", WIFEXITED(st) ? (uint64_t)WEXITSTATUS(st) : 128 + (uint64_t)WTERMSIG(st));
+        } else if (!strcmp(op, "exec")) {
+            execl("/proc/self/exe", "trk_target", (char *)NULL);
+            fail("exec");
         } else if (!strcmp(op, "exit")) {
             return 0;
         } else {

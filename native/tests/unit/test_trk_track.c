@@ -661,6 +661,36 @@ TEST_CASE(running_collects_survive_a_process_that_maps_and_unmaps_all_the_time)
         churn_scenario(SLS_TRACK_DIGEST, case_why);
 }
 
+/* The tracked process execs: its old address space is gone, and a collect says so instead of
+ * comparing the new one with the old baseline. */
+TEST_CASE(collect_after_exec_refuses_and_says_to_reopen)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    int frozen = 0;
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, NULL, "big");
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_open(&fz.procs[0], SLS_TRACK_AUTO, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    REQUIRE(send_cmd(&t, "exec") == 0, "cannot send exec");
+    CMD(&t, NULL, "big"); /* answered by the new image */
+    int rc = sls_track_collect(tr, &d, SLS_TRACK_COLLECT_RUNNING, err, sizeof(err));
+    EXPECT(rc == -ESRCH, "collect after exec returned %d (%s), want -ESRCH", rc, err);
+    EXPECT(strstr(err, "exec") && strstr(err, "new tracker"), "error does not say what to do: '%s'", err);
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    stop_target(&t);
+}
+
 /* The tracked process dies: a collect fails with one line naming it, and close still works. */
 TEST_CASE(collect_on_a_dead_process_fails_with_a_clear_error)
 {
@@ -1361,6 +1391,7 @@ int main(void)
     RUN(shared_mappings_are_reported_whole_at_every_collect);
     RUN(uffd_tracking_is_not_inherited_by_a_forked_child);
     RUN(running_collects_survive_a_process_that_maps_and_unmaps_all_the_time);
+    RUN(collect_after_exec_refuses_and_says_to_reopen);
     RUN(collect_on_a_dead_process_fails_with_a_clear_error);
     RUN(killed_engine_leaves_target_running_and_nothing_write_protected);
     RUN(lazy_open_defers_the_first_pass_to_the_first_collect);
