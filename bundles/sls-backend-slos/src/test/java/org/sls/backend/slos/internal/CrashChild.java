@@ -40,7 +40,9 @@ public final class CrashChild {
             List<EpochInfo> epochs = s.epochs(CrashContent.OID);
             long previous = epochs.isEmpty() ? 0 : epochs.get(epochs.size() - 1).epoch();
             out.println("OPEN " + previous);
-            while (true) {
+            // Commits until killed; stops by itself should the test JVM die first (no orphan left running).
+            ProcessHandle testJvm = ProcessHandle.current().parent().orElseThrow();
+            while (testJvm.isAlive()) {
                 long epoch = previous + 1;
                 long parent = CrashContent.isDelta(epoch, previous) ? previous : -1;
                 Epochs.commit(s::beginEpoch, CrashContent.OID, epoch, parent, CrashContent.captured(epoch, previous));
