@@ -302,14 +302,9 @@ int trk_pagemap_read(struct sls_tracker *t, uint64_t start, size_t npages, uint6
 static int collect(struct sls_tracker *t, struct sls_track_delta *d, int flags, char *err,
                    size_t errlen);
 
-int sls_track_open(struct sls_frozen_proc *p, int mode, struct sls_tracker **out, char *err,
-                   size_t errlen)
+static int open_mode(struct sls_frozen_proc *p, int mode, int lazy, struct sls_tracker **out,
+                     char *err, size_t errlen)
 {
-    *out = NULL;
-    int lazy = (mode & SLS_TRACK_LAZY) != 0;
-    mode &= ~SLS_TRACK_LAZY;
-    if (mode == SLS_TRACK_AUTO)
-        mode = sls_track_auto_mode();
     if (mode != SLS_TRACK_UFFD && mode != SLS_TRACK_SOFTDIRTY && mode != SLS_TRACK_DIGEST)
         return sls_errf(err, errlen, EINVAL, "dirty tracking: unknown mode %d", mode);
     if (mode == SLS_TRACK_UFFD && !trk_uffd_available())
@@ -351,6 +346,42 @@ int sls_track_open(struct sls_frozen_proc *p, int mode, struct sls_tracker **out
     }
     *out = t;
     return 0;
+}
+
+int sls_track_open(struct sls_frozen_proc *p, int mode, struct sls_tracker **out, char *err,
+                   size_t errlen)
+{
+    *out = NULL;
+    int lazy = (mode & SLS_TRACK_LAZY) != 0;
+    mode &= ~SLS_TRACK_LAZY;
+    if (mode != SLS_TRACK_AUTO)
+        return open_mode(p, mode, lazy, out, err, errlen);
+    /* AUTO: the best mechanism this kernel has that also works for this process (one at its
+     * open-file limit cannot be given a uffd); digest always does. Why a better one was passed
+     * over is kept. */
+    const int order[] = { SLS_TRACK_UFFD, SLS_TRACK_SOFTDIRTY, SLS_TRACK_DIGEST };
+    char first_refusal[sizeof(((struct sls_tracker *)0)->passed_over)] = "";
+    int rc = -EINVAL;
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        if (!sls_track_available(order[i]))
+            continue;
+        rc = open_mode(p, order[i], lazy, out, err, errlen);
+        if (rc == 0) {
+            snprintf((*out)->passed_over, sizeof((*out)->passed_over), "%s", first_refusal);
+            return 0;
+        }
+        if (rc == -ESRCH)
+            return rc; /* the process is gone: no mechanism will do */
+        if (!first_refusal[0] && err)
+            snprintf(first_refusal, sizeof(first_refusal), "%s: %s",
+                     sls_track_mode_name(order[i]), err);
+    }
+    return rc;
+}
+
+const char *sls_track_passed_over(const struct sls_tracker *t)
+{
+    return t->passed_over;
 }
 
 /* After registrations the kernel may have merged VMAs: the next baseline is the VMA structure

@@ -19,6 +19,8 @@
  *                        costs a full read of the present pages per collect.
  *   SLS_TRACK_AUTO       UFFD if available, else SOFTDIRTY, else DIGEST. UFFD is preferred over
  *                        soft-dirty because its scan-and-reprotect is atomic (pre-copy while running).
+ *                        A process the better one fails for (one at its open-file limit cannot
+ *                        be given a uffd) gets the next; sls_track_passed_over says why.
  *
  * What a collect reports (struct sls_track_delta), page-aligned, sorted, disjoint from each other:
  *   dirty  pages written since the last collect, inside regions the tracker already knew. A dirty
@@ -144,6 +146,11 @@ int sls_track_open(struct sls_frozen_proc *p, int mode, struct sls_tracker **out
 /* The mechanism an open tracker uses (never AUTO) and the pid it tracks. */
 int sls_track_mode(const struct sls_tracker *t);
 pid_t sls_track_pid(const struct sls_tracker *t);
+
+/* AUTO only: "" if the best available mechanism was taken, else one line saying which better one
+ * failed for this process and why (e.g. "uffd: pid 12: userfaultfd() in the target failed: Too
+ * many open files"), for the partition's status. */
+const char *sls_track_passed_over(const struct sls_tracker *t);
 
 /*
  * Reports into d (its lists are reset, their memory reused) what changed since the last collect or

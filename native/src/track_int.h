@@ -51,6 +51,7 @@ struct sls_tracker {
     unsigned char *buf;         /* DIGEST: read buffer, pre-faulted */
     size_t buf_len;
     uint64_t zero_hash;         /* DIGEST: the hash of a page of zeros (= an absent page) */
+    char passed_over[200];      /* AUTO: why a better mechanism was refused for this process */
 };
 
 /* Per-collect context handed to the mechanisms. */

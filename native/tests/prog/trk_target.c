@@ -28,6 +28,7 @@
  *   forkcheck ADDR N    forks a child that writes N pages from ADDR, checks them and that none of its
  *                       VMAs is registered for userfaultfd write-protect ("uw" in smaps); answers
  *                       the child's exit status (0: all good, 1: bad contents, 2: registered VMA)
+ *   nofiles             lowers its open-file limit to the fds it has (0, 1, 2): no new fd, no uffd
  *   exec                execs itself again (a new address space; no answer, the new image reads on)
  *   exit                exits 0
  * Numbers are hexadecimal.
@@ -40,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -244,6 +246,12 @@ int main(int argc, char **argv)
                 fail("fork");
             else
                 reply("ok", WIFEXITED(st) ? (uint64_t)WEXITSTATUS(st) : 128 + (uint64_t)WTERMSIG(st));
+        } else if (!strcmp(op, "nofiles")) {
+            struct rlimit rl = { 3, 3 };
+            if (setrlimit(RLIMIT_NOFILE, &rl))
+                fail("setrlimit");
+            else
+                reply("ok", 0);
         } else if (!strcmp(op, "exec")) {
             execl("/proc/self/exe", "trk_target", (char *)NULL);
             fail("exec");

@@ -661,6 +661,37 @@ TEST_CASE(running_collects_survive_a_process_that_maps_and_unmaps_all_the_time)
         churn_scenario(SLS_TRACK_DIGEST, case_why);
 }
 
+/* A process that cannot get a userfaultfd (here: at its open-file limit): asking for uffd fails and
+ * says why; AUTO falls back to the next mechanism and keeps the reason. */
+TEST_CASE(auto_falls_back_when_the_process_cannot_get_a_userfaultfd)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    int frozen = 0;
+    REQUIRE(sls_track_available(SLS_TRACK_UFFD), "uffd write-protect tracking unavailable here");
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, NULL, "nofiles");
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    int rc = sls_track_open(&fz.procs[0], SLS_TRACK_UFFD, &tr, err, sizeof(err));
+    EXPECT(rc == -EMFILE && !tr, "uffd open at the open-file limit returned %d", rc);
+    EXPECT(strstr(err, "userfaultfd()"), "refusal does not name userfaultfd: '%s'", err);
+    REQUIRE(sls_track_open(&fz.procs[0], SLS_TRACK_AUTO, &tr, err, sizeof(err)) == 0, "auto open: %s", err);
+    int want = sls_track_available(SLS_TRACK_SOFTDIRTY) ? SLS_TRACK_SOFTDIRTY : SLS_TRACK_DIGEST;
+    EXPECT(sls_track_mode(tr) == want, "auto chose %s, want %s", sls_track_mode_name(sls_track_mode(tr)),
+           sls_track_mode_name(want));
+    EXPECT(!strncmp(sls_track_passed_over(tr), "uffd: ", 6) && strstr(sls_track_passed_over(tr), "userfaultfd()"),
+           "passed-over reason is '%s'", sls_track_passed_over(tr));
+    EXPECT(uffds_in(t.pid) == 0, "the target holds a userfaultfd");
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    stop_target(&t);
+}
+
 /* The tracked process execs: its old address space is gone, and a collect says so instead of
  * comparing the new one with the old baseline. */
 TEST_CASE(collect_after_exec_refuses_and_says_to_reopen)
@@ -1391,6 +1422,7 @@ int main(void)
     RUN(shared_mappings_are_reported_whole_at_every_collect);
     RUN(uffd_tracking_is_not_inherited_by_a_forked_child);
     RUN(running_collects_survive_a_process_that_maps_and_unmaps_all_the_time);
+    RUN(auto_falls_back_when_the_process_cannot_get_a_userfaultfd);
     RUN(collect_after_exec_refuses_and_says_to_reopen);
     RUN(collect_on_a_dead_process_fails_with_a_clear_error);
     RUN(killed_engine_leaves_target_running_and_nothing_write_protected);
