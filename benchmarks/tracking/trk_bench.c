@@ -15,6 +15,9 @@
  * while tracked (each first write after a collect takes an async write-protect fault), command
  * round trip included.
  *
+ * Work-loop slowdown: the target rewrites 1 % of its pages round-robin while it is checkpointed
+ * every 100, 10 and 1 ms; its write rate against the same loop before tracking.
+ *
  * Baseline measured in the same run: memcpy bandwidth (256 MiB, pre-faulted).
  * Usage: trk_bench TARGET [-s MiB]... [-r rounds] [-m uffd|digest]...   (see run.sh)
  */
@@ -379,6 +382,77 @@ static void run_full(const char *target_path, unsigned mib, int rounds)
     stop_target(&t);
 }
 
+/* The process's own work while it is checkpointed every period_ms (freeze + collect + copy + thaw):
+ * the target writes a hot set of 1 % of its pages round-robin as fast as it can; its write rate is
+ * compared with the same loop untracked and unchekpointed. */
+static void run_slowdown(const char *target_path, unsigned mib, int mode)
+{
+    const int periods_ms[] = { 100, 10, 1 };
+    const double seconds = 2.0;
+    struct target t;
+    start_target(&t, target_path, mib);
+    uint64_t big = cmd(&t, "big");
+    uint64_t hot = (uint64_t)mib * 256 / 100;
+    struct copybuf cb = { .len = (size_t)(hot + 256) * PAGE };
+    cb.p = mmap(NULL, cb.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (cb.p == MAP_FAILED)
+        die("mmap copy buffer: %s", strerror(errno));
+
+    send_cmd(&t, "spin %llx %llx", (unsigned long long)big, (unsigned long long)hot);
+    usleep((useconds_t)(seconds * 1e6));
+    send_cmd(&t, "sum %llx 1", (unsigned long long)big);
+    double base_rate = reply(&t) / seconds;
+    reply(&t);
+
+    struct sls_freeze fz;
+    struct sls_tracker *tr;
+    char err[512];
+    freeze_or_die(&fz, t.pid);
+    if (sls_track_open(&fz.procs[0], mode, &tr, err, sizeof(err)))
+        die("open: %s", err);
+    thaw_or_die(&fz);
+    struct sls_track_delta d = { 0 };
+    for (size_t k = 0; k < sizeof(periods_ms) / sizeof(periods_ms[0]); k++) {
+        static struct series stop_s;
+        stop_s.n = 0;
+        uint64_t period = (uint64_t)periods_ms[k] * 1000000ull, done = 0, skipped = 0, stops = 0;
+        send_cmd(&t, "spin %llx %llx", (unsigned long long)big, (unsigned long long)hot);
+        uint64_t start = now_ns(), next = start + period, end = start + (uint64_t)(seconds * 1e9);
+        while (next <= end) {
+            struct timespec ts = { (time_t)(next / 1000000000ull), (long)(next % 1000000000ull) };
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+            uint64_t t0 = now_ns();
+            freeze_or_die(&fz, t.pid);
+            collect_or_die(tr, &d, 0);
+            copy_dirty(t.pid, &d, &cb);
+            thaw_or_die(&fz);
+            uint64_t t1 = now_ns();
+            add(&stop_s, t1 - t0);
+            stops += t1 - t0;
+            done++;
+            next += period;
+            while (next < now_ns()) { /* overran: skip, never queue */
+                next += period;
+                skipped++;
+            }
+        }
+        double elapsed = (now_ns() - start) / 1e9;
+        send_cmd(&t, "sum %llx 1", (unsigned long long)big);
+        double rate = reply(&t) / elapsed;
+        reply(&t);
+        double m, p;
+        stats(&stop_s, &m, &p);
+        printf("| %5u MiB | %-6s | %4d ms | %6.0f | %4llu | %8.0f | %8.0f | %5.1f %% | %5.1f %% |\n", mib,
+               sls_track_mode_name(mode), periods_ms[k], done / elapsed, (unsigned long long)skipped,
+               m, p, 100.0 * (double)stops / (elapsed * 1e9), 100.0 * (1.0 - rate / base_rate));
+        fflush(stdout);
+    }
+    sls_track_delta_free(&d);
+    sls_track_close(tr);
+    munmap(cb.p, cb.len);
+    stop_target(&t);
+}
+
 static double memcpy_gbps(void)
 {
     size_t len = 256u << 20;
@@ -446,6 +520,14 @@ int main(int argc, char **argv)
                     r = 8; /* a digest collect reads everything: keep the run short */
                 run(target, sizes[s], pct, modes[m], r);
             }
+    printf("\nWork-loop slowdown (the target rewrites 1 %% of its pages round-robin; checkpoint = freeze +"
+           " collect + copy + thaw every period, 2 s per row):\n\n");
+    printf("| touched | mode | period | checkpoints/s | skipped | stop med µs | stop p99 µs "
+           "| time stopped | work-loop slowdown |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (unsigned s = 0; s < nsizes; s++)
+        for (int m = 0; m < nmodes; m++)
+            if (modes[m] == SLS_TRACK_UFFD || sizes[s] < 512)
+                run_slowdown(target, sizes[s], modes[m]);
     printf("\nFull-checkpoint reference (freeze + process_vm_readv of every touched page + thaw, 10 rounds):\n\n");
     printf("| touched | full stop med ms | full stop p99 ms | copy GB/s |\n|---|---|---|---|\n");
     for (unsigned s = 0; s < nsizes; s++)
