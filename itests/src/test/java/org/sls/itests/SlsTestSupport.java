@@ -3,7 +3,6 @@ package org.sls.itests;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
-import static org.junit.Assert.fail;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.configureConsole;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.editConfigurationFilePut;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.karafDistributionConfiguration;
@@ -226,11 +225,25 @@ public abstract class SlsTestSupport {
         throw new AssertionError("bundle " + symbolicName + " is not installed");
     }
 
+    /**
+     * Polls until the condition holds. A condition that throws (a command not registered again
+     * yet after a bundle restart, a service being replaced) counts as "not yet"; its last error
+     * is reported if time runs out.
+     */
     protected static void waitUntil(String what, BooleanSupplier condition) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CONDITION_TIMEOUT_MS);
-        while (!condition.getAsBoolean()) {
+        Throwable lastError = null;
+        while (true) {
+            try {
+                if (condition.getAsBoolean()) {
+                    return;
+                }
+            } catch (RuntimeException | AssertionError e) {
+                lastError = e;
+            }
             if (System.nanoTime() > deadline) {
-                fail("timed out after " + CONDITION_TIMEOUT_MS + " ms waiting for " + what);
+                throw new AssertionError("timed out after " + CONDITION_TIMEOUT_MS + " ms waiting for " + what
+                        + (lastError == null ? "" : "; last error: " + lastError.getMessage()), lastError);
             }
             try {
                 Thread.sleep(100);
