@@ -118,10 +118,8 @@ static int wait_for_stop(struct sls_frozen_thread *t, char *err, size_t errlen)
 {
     for (int rounds = 0; rounds < 10000; rounds++) {
         int st;
-        pid_t w = waitpid(t->tid, &st, __WALL);
+        pid_t w = sls_wait_tracee(t->tid, &st);
         if (w < 0) {
-            if (errno == EINTR)
-                continue;
             if (errno == ECHILD)
                 return 1;
             return sls_errf(err, errlen, errno, "waiting for thread %d: %s", t->tid, strerror(errno));

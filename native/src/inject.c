@@ -103,10 +103,7 @@ static int run_to_syscall_exit(struct sls_injector *inj, char *err, size_t errle
             return sls_errf(err, errlen, errno, "inject: PTRACE_SYSCALL on thread %d: %s", inj->tid,
                             strerror(errno));
         int st;
-        pid_t w;
-        do
-            w = waitpid(inj->tid, &st, __WALL);
-        while (w < 0 && errno == EINTR);
+        pid_t w = sls_wait_tracee(inj->tid, &st);
         if (w < 0)
             return sls_errf(err, errlen, errno, "inject: waiting for thread %d: %s", inj->tid,
                             strerror(errno));

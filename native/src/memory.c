@@ -121,9 +121,12 @@ static int scan_present(struct sls_capture_ctx *c, pid_t pid, struct scan *sc, u
                 if (rc)
                     return rc;
             }
-            if (a.walk_end <= at)
+            /* a full vector: walk_end may be stale (seen past 512 regions), resume after the last
+             * region returned; otherwise the walk got to walk_end */
+            uint64_t next = n == 512 ? regs[511].end : a.walk_end;
+            if (next <= at)
                 break;
-            at = a.walk_end;
+            at = next;
         }
         return 0;
     }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int sls_errf(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -108,4 +109,47 @@ uint64_t sls_now_ns(int clock_id)
     struct timespec ts;
     clock_gettime(clock_id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* tid is a thread-group leader whose parent is this process */
+static int own_child_process(pid_t tid)
+{
+    char path[64], *txt;
+    snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+    if (sls_read_file(path, &txt) < 0)
+        return 0;
+    char *rp = strrchr(txt, ')');
+    int ppid = 0;
+    if (rp)
+        sscanf(rp + 2, "%*c %d", &ppid);
+    free(txt);
+    snprintf(path, sizeof(path), "/proc/%d/status", tid);
+    if (ppid != getpid() || sls_read_file(path, &txt) < 0)
+        return 0;
+    char *t = strstr(txt, "\nTgid:");
+    int leader = t && strtol(t + 6, NULL, 10) == tid;
+    free(txt);
+    return leader;
+}
+
+pid_t sls_wait_tracee(pid_t tid, int *status)
+{
+    siginfo_t si;
+    for (;;) {
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_PID, (id_t)tid, &si, WEXITED | WSTOPPED | __WALL | WNOWAIT) == 0)
+            break;
+        if (errno != EINTR)
+            return -1;
+    }
+    int exited = si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
+    if (exited && own_child_process(tid)) {
+        *status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : (si.si_status & 0x7f);
+        return tid;
+    }
+    for (;;) {
+        pid_t w = waitpid(tid, status, __WALL);
+        if (w >= 0 || errno != EINTR)
+            return w;
+    }
 }

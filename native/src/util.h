@@ -22,4 +22,10 @@ uint32_t sls_crc32c(uint32_t crc, const void *data, size_t len);
 
 uint64_t sls_now_ns(int clock_id);
 
+/* waitpid(tid, status, __WALL) for a tracee of ours, except that the exit of a process that is also
+ * the caller's own child is only looked at (WNOWAIT), not reaped: that exit status belongs to the
+ * caller's own waitpid. (A tracee that is not our child must be waited for: only then does its
+ * parent hear of its exit.) Returns tid, or -1 with errno. */
+pid_t sls_wait_tracee(pid_t tid, int *status);
+
 #endif

@@ -48,6 +48,17 @@ TEST_CASE(every_written_page_is_in_the_page_file_at_its_run_offset)
                     break;
                 }
         }
+        uint64_t last_end = 0;
+        size_t overlaps = 0, nruns = 0;
+        for (const struct sls_img_entry *e = rec ? record_next(rec, NULL, SLS_TAG_PAGERUN) : NULL; e;
+             e = record_next(rec, e, SLS_TAG_PAGERUN)) {
+            const struct sls_img_pagerun *r = ENTRY_PAYLOAD(e);
+            for (size_t i = 0; i < e->len / sizeof(*r); i++, nruns++) {
+                overlaps += r[i].addr < last_end;
+                last_end = r[i].addr + r[i].npages * PG;
+            }
+        }
+        EXPECT(overlaps == 0, "%zu of %zu page runs overlap or go backwards", overlaps, nruns);
         EXPECT(missing == 0 && bad == 0, "%zu written pages missing, %zu with wrong contents", missing, bad);
         EXPECT(extra == 0, "%zu untouched pages taken", extra);
         uint64_t reserve = prog_value(&p, "reserve");
