@@ -164,7 +164,10 @@ public final class ImageCodec {
                 b.getInt(p + FD_FILE_FLAGS));
     }
 
-    /** e.g. {@code 127.0.0.1:6379 LISTEN}, {@code /run/app.sock}, {@code @abstract}. */
+    /**
+     * e.g. {@code 127.0.0.1:6379 LISTEN}, {@code /run/app.sock}, {@code @abstract},
+     * {@code 10.0.0.1:6379 -> 10.0.0.2:5123 ESTABLISHED (closed on restore)}.
+     */
     private static String socketText(ByteBuffer b, byte[] rec, int s, String type, String link) {
         int family = b.getInt(s + SOCK_FAMILY);
         int state = b.getInt(s + SOCK_STATE);
@@ -178,6 +181,9 @@ public final class ImageCodec {
         }
         if (type.equals("tcp") && state > 0 && state < TCP_STATES.length) {
             t.append(' ').append(TCP_STATES[state]);
+        }
+        if ((b.getInt(s + SOCK_FLAGS) & SOCK_CLOSED_ON_RESTORE) != 0) {
+            t.append(" (closed on restore)");
         }
         return t.toString();
     }

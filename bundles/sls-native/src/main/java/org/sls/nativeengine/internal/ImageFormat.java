@@ -81,6 +81,8 @@ final class ImageFormat {
     static final int SOCK_STATE = 12;
     static final int SOCK_ADDR_LEN = 36;
     static final int SOCK_PEER_LEN = 40;
+    static final int SOCK_FLAGS = 44;
+    static final int SOCK_CLOSED_ON_RESTORE = 0x1;
 
     static final int AF_UNIX = 1;
     static final int AF_INET = 2;

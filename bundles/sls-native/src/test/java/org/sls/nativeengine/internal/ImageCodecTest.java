@@ -31,6 +31,8 @@ class ImageCodecTest {
                 .fd(0, 6, 0, 2, "/dev/pts/0", new byte[0])
                 .fd(3, 1, 1234, 02002, "/var/lib/server/data", new byte[0])
                 .fd(4, 8, 0, 2, "socket:[999]", RecordBuilder.tcpListener(127, 0, 0, 1, 6379))
+                .fd(5, 8, 0, 2, "socket:[1000]", RecordBuilder.tcpConnection(new int[] {10, 0, 0, 1}, 6379,
+                        new int[] {10, 0, 0, 2}, 5123))
                 .build();
     }
 
@@ -57,7 +59,9 @@ class ImageCodecTest {
         assertEquals(List.of(
                 new FileDescriptorInfo(0, "tty", "/dev/pts/0", 0, 2),
                 new FileDescriptorInfo(3, "file", "/var/lib/server/data", 1234, 02002),
-                new FileDescriptorInfo(4, "tcp", "127.0.0.1:6379 LISTEN", 0, 2)),
+                new FileDescriptorInfo(4, "tcp", "127.0.0.1:6379 LISTEN", 0, 2),
+                new FileDescriptorInfo(5, "tcp", "10.0.0.1:6379 -> 10.0.0.2:5123 ESTABLISHED (closed on restore)",
+                        0, 2)),
                 p.files());
     }
 

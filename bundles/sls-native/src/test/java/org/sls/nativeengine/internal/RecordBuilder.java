@@ -77,11 +77,25 @@ final class RecordBuilder {
     static byte[] tcpListener(int a, int b, int c, int d, int port) {
         ByteBuffer s = le(ImageFormat.SOCK_SIZE + 16);
         s.putInt(0, 2).putInt(4, 1).putInt(12, 10).putInt(36, 16).putInt(40, 0);
-        s.put(ImageFormat.SOCK_SIZE, (byte) 2).put(ImageFormat.SOCK_SIZE + 1, (byte) 0);
-        s.put(ImageFormat.SOCK_SIZE + 2, (byte) (port >> 8)).put(ImageFormat.SOCK_SIZE + 3, (byte) port);
-        s.put(ImageFormat.SOCK_SIZE + 4, (byte) a).put(ImageFormat.SOCK_SIZE + 5, (byte) b)
-                .put(ImageFormat.SOCK_SIZE + 6, (byte) c).put(ImageFormat.SOCK_SIZE + 7, (byte) d);
+        sockaddrIn(s, ImageFormat.SOCK_SIZE, new int[] {a, b, c, d}, port);
         return s.array();
+    }
+
+    /** An established IPv4 TCP connection recorded as closed on restore. */
+    static byte[] tcpConnection(int[] local, int localPort, int[] peer, int peerPort) {
+        ByteBuffer s = le(ImageFormat.SOCK_SIZE + 32);
+        s.putInt(0, 2).putInt(4, 1).putInt(12, 1).putInt(36, 16).putInt(40, 16)
+                .putInt(ImageFormat.SOCK_FLAGS, ImageFormat.SOCK_CLOSED_ON_RESTORE);
+        sockaddrIn(s, ImageFormat.SOCK_SIZE, local, localPort);
+        sockaddrIn(s, ImageFormat.SOCK_SIZE + 16, peer, peerPort);
+        return s.array();
+    }
+
+    private static void sockaddrIn(ByteBuffer s, int at, int[] ip, int port) {
+        s.put(at, (byte) 2).put(at + 1, (byte) 0).put(at + 2, (byte) (port >> 8)).put(at + 3, (byte) port);
+        for (int i = 0; i < 4; i++) {
+            s.put(at + 4 + i, (byte) ip[i]);
+        }
     }
 
     byte[] build() {
