@@ -88,7 +88,7 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     c.err = err;
     c.errlen = errlen;
     c.page_fd = -1;
-    int rc = sls_pagefile_prepare(&c, page_path, pids, npids);
+    int rc = sls_pagefile_prepare(&c, page_path, pids, npids, flags & SLS_CAPTURE_RECURSIVE);
     if (!rc)
         rc = sls_freeze(&c.fz, pids, npids, flags & SLS_CAPTURE_RECURSIVE, err, errlen);
     if (rc) {

@@ -185,6 +185,19 @@ static int check_not_in_d_state(pid_t pid, pid_t tid, char *err, size_t errlen)
     return 0;
 }
 
+/* PTRACE_SEIZE also answers EPERM for a task that is exiting: tell that apart from a real
+ * permission problem by watching the process end (up to 50 ms). */
+static int process_is_exiting(pid_t pid)
+{
+    for (int ms = 0; ms < 50; ms++) {
+        char st = thread_state(pid, pid);
+        if (st == 0 || st == 'Z' || st == 'X')
+            return 1;
+        usleep(1000);
+    }
+    return 0;
+}
+
 /* Seizes and stops every thread of p until /proc/PID/task shows no new one. */
 static int freeze_proc(struct sls_freeze *fz, struct sls_frozen_proc *p, char *err, size_t errlen)
 {
@@ -211,6 +224,11 @@ static int freeze_proc(struct sls_freeze *fz, struct sls_frozen_proc *p, char *e
                     continue; /* the thread exited meanwhile */
                 if (errno == EPERM && p->nthreads > 0)
                     continue; /* we may trace its siblings: this one is exiting (PF_EXITING) */
+                if (errno == EPERM && process_is_exiting(p->pid)) {
+                    rc = sls_errf(err, errlen, ESRCH, "pid %d exited while being frozen", p->pid);
+                    break;
+                }
+                errno = EPERM;
                 if (errno == EPERM && p->seccomp)
                     rc = sls_errf(err, errlen, EPERM, "pid %d: uses seccomp, and suspending it while "
                                   "frozen is not permitted (needs CAP_SYS_ADMIN)", p->pid);

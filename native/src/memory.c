@@ -15,6 +15,7 @@
 #include "pagemap_scan.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -324,22 +325,57 @@ static uint64_t rollup_field(const char *txt, const char *key)
     return p ? strtoull(p + strlen(key), NULL, 10) * 1024 : 0;
 }
 
-int sls_pagefile_prepare(struct sls_capture_ctx *c, const char *path, const int32_t *pids, int npids)
+/* Pages a running process would give us now: anonymous (incl. COW copies), swapped, dirty shared. */
+static uint64_t estimate_pages(pid_t pid)
+{
+    char p[64], *txt;
+    snprintf(p, sizeof(p), "/proc/%d/smaps_rollup", pid);
+    if (sls_read_file(p, &txt) < 0)
+        return 0; /* a wrong pid is reported by the freeze */
+    uint64_t n = rollup_field(txt, "\nAnonymous:") + rollup_field(txt, "\nSwap:") +
+                 rollup_field(txt, "\nShared_Dirty:");
+    free(txt);
+    return n;
+}
+
+/* The estimate of pid and, when recursive, of its descendants as they are now (best effort: the
+ * freeze finds the real set; depth-limited against pathological trees). */
+static uint64_t estimate_tree(pid_t pid, int recursive, int depth)
+{
+    uint64_t n = estimate_pages(pid);
+    if (!recursive || depth > 16)
+        return n;
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%d/task", pid);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[384], *txt;
+        snprintf(path, sizeof(path), "%s/%s/children", dir, e->d_name);
+        if (sls_read_file(path, &txt) < 0)
+            continue;
+        char *s = txt, *end;
+        for (long child; (child = strtol(s, &end, 10)), end != s; s = end)
+            n += estimate_tree((pid_t)child, 1, depth + 1);
+        free(txt);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+int sls_pagefile_prepare(struct sls_capture_ctx *c, const char *path, const int32_t *pids, int npids,
+                         int recursive)
 {
     c->page_path = path;
     c->page_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (c->page_fd < 0)
         return CERR(c, errno, "page file %s: %s", path, strerror(errno));
     uint64_t estimate = 0;
-    for (int i = 0; i < npids; i++) {
-        char p[64], *txt;
-        snprintf(p, sizeof(p), "/proc/%d/smaps_rollup", pids[i]);
-        if (sls_read_file(p, &txt) < 0)
-            continue; /* a wrong pid is reported by the freeze */
-        estimate += rollup_field(txt, "\nAnonymous:") + rollup_field(txt, "\nSwap:") +
-                    rollup_field(txt, "\nShared_Dirty:");
-        free(txt);
-    }
+    for (int i = 0; i < npids; i++)
+        estimate += estimate_tree(pids[i], recursive, 0);
     if (estimate == 0)
         return 0;
     estimate += estimate / 8 + (2u << 20); /* slack for what is written until the freeze */
