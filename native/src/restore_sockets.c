@@ -13,7 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -73,6 +77,79 @@ static int unlink_stale_unix(const struct sockaddr_un *sun, socklen_t len, int t
     return 0;
 }
 
+/*
+ * The killed original's accepted connections linger in TIME_WAIT on its listening port, owned by no
+ * process; if its listener did not set SO_REUSEADDR they keep the port from being bound again for a
+ * minute (SO_REUSEADDR on our side is not enough: both sides must have it, and TCP_REPAIR's forced
+ * reuse would leave the listener, and every connection it accepts, in repair mode). So: destroy the
+ * TIME_WAIT sockets of exactly that local address and port (sock_diag SOCK_DESTROY), nothing
+ * else; a live socket on the port still makes the bind fail. Returns how many were destroyed.
+ */
+static int destroy_time_wait(const struct sockaddr *addr)
+{
+    struct {
+        struct nlmsghdr h;
+        struct inet_diag_req_v2 r;
+    } req = {
+        .h = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+        .r = { .sdiag_family = (uint8_t)addr->sa_family, .sdiag_protocol = IPPROTO_TCP,
+               .idiag_states = 1u << TCP_TIME_WAIT },
+    };
+    uint16_t port;
+    const void *host;
+    size_t hostlen;
+    if (addr->sa_family == AF_INET) {
+        port = ((const struct sockaddr_in *)addr)->sin_port;
+        host = &((const struct sockaddr_in *)addr)->sin_addr;
+        hostlen = 4;
+    } else if (addr->sa_family == AF_INET6) {
+        port = ((const struct sockaddr_in6 *)addr)->sin6_port;
+        host = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+        hostlen = 16;
+    } else {
+        return 0;
+    }
+    int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (nl < 0)
+        return 0;
+    struct inet_diag_sockid victims[256];
+    int nvictims = 0, done = 0;
+    if (send(nl, &req, sizeof(req), 0) != (ssize_t)sizeof(req))
+        done = 1;
+    static const uint8_t any[16];
+    while (!done) {
+        char buf[16384];
+        ssize_t n = recv(nl, buf, sizeof(buf), 0);
+        if (n <= 0)
+            break;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+            if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+                done = 1;
+                break;
+            }
+            const struct inet_diag_msg *m = NLMSG_DATA(h);
+            /* our port, on our address (a wildcard listener's connections had the concrete one) */
+            if (m->id.idiag_sport == port && (!memcmp(host, any, hostlen) || !memcmp(m->id.idiag_src, host, hostlen)) &&
+                nvictims < (int)(sizeof(victims) / sizeof(victims[0])))
+                victims[nvictims++] = m->id;
+        }
+    }
+    int destroyed = 0;
+    for (int i = 0; i < nvictims; i++) {
+        req.h.nlmsg_type = SOCK_DESTROY;
+        req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        req.r.id = victims[i];
+        char ack[512];
+        if (send(nl, &req, sizeof(req), 0) == (ssize_t)sizeof(req) && recv(nl, ack, sizeof(ack), 0) > 0) {
+            const struct nlmsghdr *h = (const void *)ack;
+            const struct nlmsgerr *e = NLMSG_DATA(h);
+            destroyed += h->nlmsg_type == NLMSG_ERROR && e->error == 0;
+        }
+    }
+    close(nl);
+    return destroyed;
+}
+
 static int make_socket(struct rst_ctx *c, struct rst_proc *p, const struct sls_img_fd *f,
                        const struct sls_img_fd_socket *so, const uint8_t *addr, const uint8_t *peer, int *out)
 {
@@ -94,7 +171,11 @@ static int make_socket(struct rst_ctx *c, struct rst_proc *p, const struct sls_i
     if (bound) {
         if (so->family == AF_UNIX)
             unlink_stale_unix((const void *)addr, so->addr_len, (int)so->type);
-        if (bind(s, (const struct sockaddr *)addr, so->addr_len) < 0) {
+        int b = bind(s, (const struct sockaddr *)addr, so->addr_len);
+        if (b < 0 && errno == EADDRINUSE && so->family != AF_UNIX && so->type == SOCK_STREAM &&
+            destroy_time_wait((const struct sockaddr *)addr) > 0)
+            b = bind(s, (const struct sockaddr *)addr, so->addr_len);
+        if (b < 0) {
             r = rst_fail(c, errno, "pid %d fd %d: binding the socket again failed: %s", p->proc->pid, f->fd,
                          strerror(errno));
             goto out;
