@@ -377,10 +377,15 @@ static int open_fd_object(struct rst_ctx *c, struct rst_proc *p, const struct rs
                          strerror(errno));
             break;
         }
-        /* fdinfo shows the time left, so the timer is re-armed relative to now. */
+        /* fdinfo shows the time left, so the timer is re-armed relative to now. A periodic timer
+         * that expired and was not read yet shows 0 left (the kernel re-arms it only when it is
+         * read): arm it one interval from now, else it would never fire again; its unread
+         * expirations come back through TFD_IOC_SET_TICKS below. */
         struct itimerspec its = { .it_interval = { (time_t)t.interval_sec, (long)t.interval_nsec },
                                   .it_value = { (time_t)t.value_sec, (long)t.value_nsec } };
-        if ((t.value_sec || t.value_nsec) && timerfd_settime(fd, 0, &its, NULL) < 0) {
+        if (!t.value_sec && !t.value_nsec)
+            its.it_value = its.it_interval;
+        if ((its.it_value.tv_sec || its.it_value.tv_nsec) && timerfd_settime(fd, 0, &its, NULL) < 0) {
             r = rst_fail(c, errno, "pid %d fd %d: timerfd_settime failed: %s", p->proc->pid, f->fd, strerror(errno));
             break;
         }
