@@ -814,6 +814,76 @@ out:
     app_teardown(&a);
 }
 
+/* ---- the sls-engine command-line tool ----------------------------------------------------------- */
+
+/* Runs cmd with sh, stdout into out[], stderr into err[]; returns the exit status. */
+static int run_tool(const char *cmd, const char *dir, char *out, size_t outlen, char *err, size_t errlen)
+{
+    char full[PATH_MAX + 300], errfile[256];
+    snprintf(errfile, sizeof(errfile), "%s/tool.err", dir);
+    snprintf(full, sizeof(full), "%s 2>%s", cmd, errfile);
+    FILE *p = popen(full, "r");
+    size_t n = p ? fread(out, 1, outlen - 1, p) : 0;
+    out[n] = 0;
+    int st = p ? pclose(p) : -1;
+    FILE *e = fopen(errfile, "r");
+    size_t m = e ? fread(err, 1, errlen - 1, e) : 0;
+    err[m] = 0;
+    if (e)
+        fclose(e);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST_CASE(sls_engine_tool_captures_and_restores_a_server_and_fails_in_one_line)
+{
+    struct app a;
+    REQUIRE(app_setup(&a) == 0, "mkdtemp failed");
+    char prog[PATH_MAX], sock[128], ckdir[128];
+    snprintf(prog, sizeof(prog), "%s/tests/prog/app_workers", build_dir);
+    snprintf(sock, sizeof(sock), "%s/status.sock", a.dir);
+    snprintf(ckdir, sizeof(ckdir), "%s/ck", a.dir);
+    char *argv[] = { prog, sock, NULL };
+    REQUIRE(app_start(&a, argv) > 0, "fork failed");
+    pid_t orig = a.pid;
+    REQUIRE(wait_lines(a.results, "READY", 1, 10), "app_workers never became ready");
+    char cmd[PATH_MAX], out[512], err[512];
+    snprintf(cmd, sizeof(cmd), "%s/sls-engine capture -o %s %d", build_dir, ckdir, orig);
+    int rc = run_tool(cmd, a.dir, out, sizeof(out), err, sizeof(err));
+    REQUIRE(rc == 0, "sls-engine capture exited %d: %s", rc, err);
+    EXPECT(strstr(out, "stop ") && strstr(out, " ms") && strstr(out, "page bytes ") && strstr(out, "processes 1\n") &&
+           strstr(out, "threads 5\n"), "capture output \"%s\"", out);
+    REQUIRE(kill_original(&a), "the original was not reaped");
+    snprintf(cmd, sizeof(cmd), "%s/sls-engine restore -i %s", build_dir, ckdir);
+    rc = run_tool(cmd, a.dir, out, sizeof(out), err, sizeof(err));
+    REQUIRE(rc == 0, "sls-engine restore exited %d: %s", rc, err);
+    int old = 0, now = 0;
+    REQUIRE(sscanf(out, "PID %d -> %d", &old, &now) == 2 && old == orig && now > 0, "restore output \"%s\"", out);
+    a.pairs[0] = old;
+    a.pairs[1] = now;
+    a.npairs = 1;
+    struct worker_status st1, st2;
+    sleep_ms(50);
+    REQUIRE(workers_status(sock, &st1) == 0, "no status from the restored server");
+    sleep_ms(100);
+    REQUIRE(workers_status(sock, &st2) == 0, "no second status from the restored server");
+    EXPECT(st2.processed > st1.processed && !strcmp(st2.check, "PASS"), "restored server: processed %lld -> %lld, %s",
+           st1.processed, st2.processed, st2.check);
+    /* errors: non-zero exit, one line on stderr naming the problem */
+    snprintf(cmd, sizeof(cmd), "%s/sls-engine restore -i %s/nothing-here", build_dir, a.dir);
+    rc = run_tool(cmd, a.dir, out, sizeof(out), err, sizeof(err));
+    EXPECT(rc == 1 && strstr(err, "cannot read image") && strchr(err, '\n') == err + strlen(err) - 1,
+           "restore of a missing directory: exit %d, stderr \"%s\"", rc, err);
+    snprintf(cmd, sizeof(cmd), "%s/sls-engine capture -o %s/ck2 12x", build_dir, a.dir);
+    rc = run_tool(cmd, a.dir, out, sizeof(out), err, sizeof(err));
+    EXPECT(rc == 1 && strstr(err, "not a PID: 12x"), "capture of a bad PID: exit %d, stderr \"%s\"", rc, err);
+    snprintf(cmd, sizeof(cmd), "%s/sls-engine capture -o %s/ck3 999999999", build_dir, a.dir);
+    rc = run_tool(cmd, a.dir, out, sizeof(out), err, sizeof(err));
+    EXPECT(rc == 1 && strstr(err, "pid 999999999: no such process"), "capture of a gone PID: exit %d, stderr \"%s\"",
+           rc, err);
+out:
+    app_teardown(&a);
+}
+
 int main(int argc, char **argv)
 {
     char self[PATH_MAX];
@@ -842,5 +912,6 @@ int main(int argc, char **argv)
     MAYBE(threaded_worker_server_keeps_processing_after_restore_and_its_check_passes);
     MAYBE(preforking_server_restored_as_a_tree_serves_from_both_workers_and_parent_gets_reports);
     MAYBE(capture_of_another_users_process_records_its_resource_limits);
+    MAYBE(sls_engine_tool_captures_and_restores_a_server_and_fails_in_one_line);
     return TEST_EXIT();
 }
