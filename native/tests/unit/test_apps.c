@@ -703,6 +703,46 @@ out:
     app_teardown(&a);
 }
 
+/* A unix client connected but silent at capture: the server's main thread is blocked reading its
+ * request (2 s timeout). The accepted socket's peer is not restored, so it comes back closed: the
+ * read returns EOF at once, the server drops it and keeps processing. */
+TEST_CASE(threaded_worker_server_waiting_on_a_silent_unix_client_drops_it_after_restore)
+{
+    struct app a;
+    int silent = -1;
+    REQUIRE(app_setup(&a) == 0, "mkdtemp failed");
+    char prog[PATH_MAX], sock[128];
+    snprintf(prog, sizeof(prog), "%s/tests/prog/app_workers", build_dir);
+    snprintf(sock, sizeof(sock), "%s/status.sock", a.dir);
+    char *argv[] = { prog, sock, NULL };
+    REQUIRE(app_start(&a, argv) > 0, "fork failed");
+    REQUIRE(wait_lines(a.results, "READY", 1, 10), "app_workers never became ready");
+    silent = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%.100s", sock);
+    REQUIRE(connect(silent, (struct sockaddr *)&sun, sizeof(sun)) == 0, "cannot connect the silent client");
+    sleep_ms(50); /* accepted, the main thread now waits in read() */
+    REQUIRE(app_capture(&a, "app_workers-silent-client", 0) == 0, "sls_capture: %s", a.err);
+    REQUIRE(kill_original(&a), "the original was not reaped");
+    close(silent);
+    silent = -1;
+    double t0 = now_s();
+    REQUIRE(app_restore(&a, "app_workers-silent-client", 0) == 1, "sls_restore: %s", a.err);
+    struct worker_status st1, st2;
+    REQUIRE(workers_status(sock, &st1) == 0, "no status from the restored server");
+    double answered = now_s() - t0;
+    sleep_ms(100);
+    REQUIRE(workers_status(sock, &st2) == 0, "no second status");
+    EXPECT(answered < 1.5, "first status took %.2f s: the restored server sat out the silent client's timeout",
+           answered);
+    EXPECT(!strcmp(st2.check, "PASS") && st2.processed > st1.processed, "after restore: processed %lld -> %lld, %s",
+           st1.processed, st2.processed, st2.check);
+out:
+    if (silent >= 0)
+        close(silent);
+    app_teardown(&a);
+}
+
 /* ---- app_prefork -------------------------------------------------------------------------------- */
 
 /* "worker PID n=N" from one request on an already connected socket. */
@@ -910,6 +950,7 @@ int main(int argc, char **argv)
     else
         print_skip("python_dict_mutator_continues_from_the_checkpoint_and_its_check_passes", PYTHON3 " is not installed");
     MAYBE(threaded_worker_server_keeps_processing_after_restore_and_its_check_passes);
+    MAYBE(threaded_worker_server_waiting_on_a_silent_unix_client_drops_it_after_restore);
     MAYBE(preforking_server_restored_as_a_tree_serves_from_both_workers_and_parent_gets_reports);
     MAYBE(capture_of_another_users_process_records_its_resource_limits);
     MAYBE(sls_engine_tool_captures_and_restores_a_server_and_fails_in_one_line);
