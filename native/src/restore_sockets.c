@@ -1,12 +1,13 @@
 /*
- * restore_sockets.c — sockets as sls_capture records them (fd_socket.c: no queued data, no TCP
- * connections): unix socket pairs whose two ends are both in the image become one socketpair again;
+ * restore_sockets.c — sockets as sls_capture records them (fd_socket.c: no queued data on unix or
+ * UDP sockets; TCP connections only flagged SLS_SOCK_CLOSED_ON_RESTORE): unix socket pairs whose two ends are both in the image become one socketpair again;
  * a unix socket connected to something outside the image is connected anew to the peer's bound
  * path; listening sockets are bound again (a stale unix socket file of the dead original, refusing
  * connections, is replaced) and listen; unconnected ones are made and bound; UDP sockets are bound
  * and connected as they were. One engine socket per captured socket inode, handed to every fd that
  * held it, like pipes. A connection whose peer is not restored with it (SLS_SOCK_CLOSED_ON_RESTORE,
- * or an accepted unix stream whose client is gone) comes back as closed by its peer.
+ * or an accepted unix stream whose client is gone) comes back as closed by its peer; a TCP
+ * listener's port still held by the killed original's TIME_WAIT connections is freed first.
  */
 #include <errno.h>
 #include <fcntl.h>
