@@ -178,9 +178,14 @@ int sls_dump_socket(struct sls_fd_capture *f)
         f->img.type = SLS_FD_UNIX;
         so.state = listening ? 10 : connected ? 1 : 7;
         so.peer_ino = unix_peer_ino(so.ino);
-        if (queued > 0)
-            rc = FDERR(f, ENOTSUP, "pid %d fd %d: unix socket %s with %d unread bytes is not supported",
-                       f->pid, f->fd, f->link, queued);
+        int peer_fd = -1;
+        pid_t holder = queued > 0 && so.peer_ino ? captured_holder(f->c, so.peer_ino, &peer_fd) : 0;
+        if (queued > 0 && so.type != SOCK_DGRAM && connected && !holder)
+            /* the peer is not captured: the connection ends with the kill, its unread bytes with it */
+            so.sock_flags |= SLS_SOCK_CLOSED_ON_RESTORE;
+        else if (queued > 0)
+            rc = FDERR(f, ENOTSUP, "pid %d fd %d: unix socket %s with %d unread bytes is not supported%s", f->pid,
+                       f->fd, f->link, queued, holder ? " (its peer is captured too: the bytes would be lost)" : "");
     } else if ((so.family == AF_INET || so.family == AF_INET6) && so.type == SOCK_STREAM) {
         f->img.type = SLS_FD_TCP;
         struct tcp_info ti;

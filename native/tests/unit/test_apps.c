@@ -36,6 +36,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -805,6 +806,93 @@ out:
     app_teardown(&a);
 }
 
+/* ---- connections whose peer stays behind ------------------------------------------------------- */
+
+/* stdin is one end of a socketpair the test keeps, with bytes the process never read: the peer is
+ * not captured, so the connection is recorded as closed on restore (its unread bytes go with it)
+ * instead of refusing the capture; the restored process reads EOF there and runs on. */
+TEST_CASE(unix_connection_with_unread_bytes_to_an_uncaptured_peer_comes_back_closed)
+{
+    struct app a;
+    int sv[2] = { -1, -1 };
+    REQUIRE(app_setup(&a) == 0, "mkdtemp failed");
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, "socketpair failed");
+    REQUIRE(write(sv[0], "unread", 6) == 6, "cannot queue bytes");
+    char prog[PATH_MAX];
+    snprintf(prog, sizeof(prog), "%s/tests/prog/rst_counter", build_dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int out = open(a.results, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(sv[1], 0);
+        dup2(out, 1);
+        dup2(out, 2);
+        close(sv[0]);
+        close(sv[1]);
+        setpgid(0, 0);
+        execl(prog, "rst_counter", (char *)NULL);
+        _exit(127);
+    }
+    close(sv[1]);
+    sv[1] = -1;
+    a.pid = pid;
+    REQUIRE(wait_lines(a.results, "READY", 1, 10), "rst_counter never became ready");
+    REQUIRE(app_capture(&a, "unread-unix", 0) == 0, "sls_capture: %s", a.err);
+    REQUIRE(kill_original(&a), "the original was not reaped");
+    REQUIRE(app_restore(&a, "unread-unix", 0) == 1, "sls_restore: %s", a.err);
+    pid_t now = a.pairs[1];
+    /* a socket cannot be opened through /proc: take a duplicate of the restored fd 0 */
+    int pidfd = (int)syscall(SYS_pidfd_open, now, 0);
+    int in = pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, 0, 0) : -1;
+    char c;
+    struct pollfd pfd = { .fd = in, .events = POLLIN };
+    EXPECT(in >= 0 && poll(&pfd, 1, 1000) == 1 && recv(in, &c, 1, MSG_DONTWAIT | MSG_PEEK) == 0,
+           "the restored stdin does not read EOF");
+    if (in >= 0)
+        close(in);
+    if (pidfd >= 0)
+        close(pidfd);
+    kill(now, SIGUSR2);
+    EXPECT(wait_lines(a.results, "PASS", 1, 20), "no PASS from the restored rst_counter");
+out:
+    if (sv[0] >= 0)
+        close(sv[0]);
+    app_teardown(&a);
+}
+
+/* Both ends captured (a socketpair inside one process) with unread bytes: still refused, precisely. */
+TEST_CASE(unix_socketpair_with_unread_bytes_inside_the_capture_is_still_refused)
+{
+    struct app a;
+    REQUIRE(app_setup(&a) == 0, "mkdtemp failed");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int sv[2];
+        setpgid(0, 0);
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || write(sv[0], "unread", 6) != 6 || dup2(sv[0], 3) < 0 ||
+            dup2(sv[1], 4) < 0)
+            _exit(2);
+        execl("/bin/sleep", "sleep", "30", (char *)NULL);
+        _exit(127);
+    }
+    a.pid = pid;
+    char path[64], exe[64] = "";
+    snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+    for (int i = 0; i < 200 && !strstr(exe, "sleep"); i++) {
+        ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+        exe[n > 0 ? n : 0] = 0;
+        sleep_ms(5);
+    }
+    int rc = app_capture(&a, "unread-socketpair", 0);
+    char want[64];
+    snprintf(want, sizeof(want), "pid %d fd 4: unix socket socket:[", pid);
+    EXPECT(rc == -ENOTSUP, "capture returned %d, want -ENOTSUP (%s)", rc, a.err);
+    EXPECT(strstr(a.err, want) && strstr(a.err, "with 6 unread bytes is not supported (its peer is captured too"),
+           "error line \"%s\"", a.err);
+    EXPECT(alive(pid), "the process did not survive the refused capture");
+out:
+    app_teardown(&a);
+}
+
 /* ---- capture of another user's process ---------------------------------------------------------- */
 
 /* prlimit on another user's process needs CAP_SYS_RESOURCE (root lacks it here): capture reads
@@ -952,6 +1040,8 @@ int main(int argc, char **argv)
     MAYBE(threaded_worker_server_keeps_processing_after_restore_and_its_check_passes);
     MAYBE(threaded_worker_server_waiting_on_a_silent_unix_client_drops_it_after_restore);
     MAYBE(preforking_server_restored_as_a_tree_serves_from_both_workers_and_parent_gets_reports);
+    MAYBE(unix_connection_with_unread_bytes_to_an_uncaptured_peer_comes_back_closed);
+    MAYBE(unix_socketpair_with_unread_bytes_inside_the_capture_is_still_refused);
     MAYBE(capture_of_another_users_process_records_its_resource_limits);
     MAYBE(sls_engine_tool_captures_and_restores_a_server_and_fails_in_one_line);
     return TEST_EXIT();
