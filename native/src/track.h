@@ -56,8 +56,8 @@
  * Costs (benchmarks/tracking/run.sh on this 2-core machine, shared and loaded; see
  * benchmarks/tracking/results.md): uffd open (initial protect) 1-2 ms for 64 MiB, 13-35 ms for
  * 1 GiB (with SLS_TRACK_LAZY the open's stop is the injection only); uffd collect 60-200 us for
- * 64 MiB, 0.6-1.6 ms for 1 GiB; digest collect 23-40 ms for 64 MiB, 0.5-0.9 s for 1 GiB (a full
- * read). A tracked process pays an async write-protect fault, about 1.2-2 us, for the first write to
+ * 64 MiB, 0.6-1.8 ms for 1 GiB; digest collect 23-40 ms for 64 MiB, 0.35-0.9 s for 1 GiB (a full
+ * read). A tracked process pays an async write-protect fault, about 1-2 us, for the first write to
  * each page after a collect. Closing a uffd tracker makes the kernel clear its protections (about
  * 25-45 ms per GiB): close outside a freeze.
  *
