@@ -28,6 +28,7 @@
  *   forkcheck ADDR N    forks a child that writes N pages from ADDR, checks them and that none of its
  *                       VMAs is registered for userfaultfd write-protect ("uw" in smaps); answers
  *                       the child's exit status (0: all good, 1: bad contents, 2: registered VMA)
+ *   writer ADDR N       starts a thread that adds 1 to the N pages from ADDR every millisecond, forever
  *   nofiles             lowers its open-file limit to the fds it has (0, 1, 2): no new fd, no uffd
  *   exec                execs itself again (a new address space; no answer, the new image reads on)
  *   exit                exits 0
@@ -36,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +45,26 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE 4096ul
+
+struct writer {
+    uint64_t addr, npages;
+};
+
+static void *writer_main(void *arg)
+{
+    const struct writer *w = arg;
+    struct timespec ms = { 0, 1000000 };
+    for (;;) {
+        for (uint64_t i = 0; i < w->npages; i++)
+            *(volatile uint64_t *)(uintptr_t)(w->addr + i * PAGE) += 1;
+        nanosleep(&ms, NULL);
+    }
+    return NULL;
+}
 
 static int read_line(char *buf, size_t len)
 {
@@ -246,6 +265,15 @@ int main(int argc, char **argv)
                 fail("fork");
             else
                 reply("ok", WIFEXITED(st) ? (uint64_t)WEXITSTATUS(st) : 128 + (uint64_t)WTERMSIG(st));
+        } else if (!strcmp(op, "writer")) {
+            static struct writer w;
+            static pthread_t th;
+            w.addr = a;
+            w.npages = b;
+            if (pthread_create(&th, NULL, writer_main, &w))
+                fail("pthread_create");
+            else
+                reply("ok", 0);
         } else if (!strcmp(op, "nofiles")) {
             struct rlimit rl = { 3, 3 };
             if (setrlimit(RLIMIT_NOFILE, &rl))

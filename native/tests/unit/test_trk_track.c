@@ -1268,6 +1268,41 @@ out:
     stop_target(&t);
 }
 
+/* A process with a second thread that keeps writing: open injects through the main thread while
+ * both are frozen, and the writes of the other thread are tracked like any other. */
+TEST_CASE(writes_of_every_thread_are_tracked)
+{
+    char err[512] = "";
+    struct target t = { 0 };
+    struct sls_freeze fz = { 0 };
+    struct sls_tracker *tr = NULL;
+    struct sls_track_delta d = { 0 };
+    int frozen = 0;
+    uint64_t big, idx[64];
+    REQUIRE(start_target(&t) == 0, "cannot start %.300s", target_path);
+    CMD(&t, &big, "big");
+    CMD(&t, NULL, "writer %llx %x", (unsigned long long)(big + 300 * PAGE), 3);
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(fz.procs[0].nthreads == 2, "%zu threads frozen, want 2", fz.procs[0].nthreads);
+    REQUIRE(sls_track_open(&fz.procs[0], SLS_TRACK_AUTO, &tr, err, sizeof(err)) == 0, "open: %s", err);
+    REQUIRE(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw: %s", err);
+    frozen = 0;
+    usleep(20000);
+    REQUIRE(freeze_one(&fz, t.pid, err, sizeof(err)) == 0, "freeze: %s", err);
+    frozen = 1;
+    REQUIRE(sls_track_collect(tr, &d, 0, err, sizeof(err)) == 0, "collect: %s", err);
+    size_t n = pages_in(&d.dirty, big, big + BIG_PAGES * PAGE, idx, 64);
+    EXPECT(n == 3 && idx[0] == 300 && idx[2] == 302, "%zu dirty pages in the 64 MiB region, want 300-302 "
+           "(first %llu)", n, (unsigned long long)(n ? idx[0] : 0));
+out:
+    if (frozen)
+        sls_thaw(&fz, err, sizeof(err));
+    sls_track_close(tr);
+    sls_track_delta_free(&d);
+    stop_target(&t);
+}
+
 /* A tracked process forks: the child inherits none of the tracking (its writes are its own, no VMA
  * of it is registered), and the parent's tracking goes on. */
 TEST_CASE(uffd_tracking_is_not_inherited_by_a_forked_child)
@@ -1420,6 +1455,7 @@ int main(void)
     RUN(uffd_finds_a_replaced_region_between_tracked_neighbours);
     RUN(huge_inaccessible_reservations_are_left_untracked);
     RUN(shared_mappings_are_reported_whole_at_every_collect);
+    RUN(writes_of_every_thread_are_tracked);
     RUN(uffd_tracking_is_not_inherited_by_a_forked_child);
     RUN(running_collects_survive_a_process_that_maps_and_unmaps_all_the_time);
     RUN(auto_falls_back_when_the_process_cannot_get_a_userfaultfd);
