@@ -226,7 +226,13 @@ public class PartitionManager implements PartitionService {
         Partition p = get(oid);
         p.lock.lock();
         try {
-            return checkpointLocked(p, recursive);
+            CheckpointBackend backend = backends.get(p.spec.backend());
+            if (backend == null) {
+                SlsException ex = unavailable(p);
+                p.lastError = ex.getMessage();
+                throw ex;
+            }
+            return checkpointLocked(p, backend, recursive);
         } finally {
             p.lock.unlock();
         }
@@ -300,13 +306,13 @@ public class PartitionManager implements PartitionService {
 
     // ---- checkpoint and restore ----------------------------------------------------------------
 
-    private CheckpointResult checkpointLocked(Partition p, boolean recursive) {
+    /**
+     * Takes one checkpoint with the backend the caller resolved: a periodic tick that saw the backend
+     * present must not turn its departure a moment later into a recorded error (it is a pause).
+     */
+    private CheckpointResult checkpointLocked(Partition p, CheckpointBackend backend, boolean recursive) {
         long started = System.nanoTime();
         try {
-            CheckpointBackend backend = backends.get(p.spec.backend());
-            if (backend == null) {
-                throw unavailable(p);
-            }
             String mode = p.spec.mode().strategyName();
             CaptureStrategy strategy = strategies.get(mode);
             if (strategy == null) {
@@ -417,7 +423,8 @@ public class PartitionManager implements PartitionService {
         if (p == null || p.deleted) {
             return;
         }
-        if (backends.get(p.spec.backend()) == null) {
+        CheckpointBackend backend = backends.get(p.spec.backend());
+        if (backend == null) {
             if (pausedLogged.putIfAbsent(oid, Boolean.TRUE) == null) {
                 LOG.warn("partition {}: backend '{}' unavailable; periodic checkpoints paused", oid, p.spec.backend());
             }
@@ -434,7 +441,7 @@ public class PartitionManager implements PartitionService {
             if (liveProcesses(p).isEmpty()) {
                 return; // nothing attached (yet): periodic checkpointing starts when a process is attached
             }
-            checkpointLocked(p, false);
+            checkpointLocked(p, backend, false);
         } catch (SlsException ex) {
             LOG.debug("partition {}: periodic checkpoint failed: {}", oid, ex.getMessage());
         } catch (RuntimeException ex) {
