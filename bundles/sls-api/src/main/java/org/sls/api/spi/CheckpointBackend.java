@@ -44,4 +44,12 @@ public interface CheckpointBackend {
         }
         return damage;
     }
+
+    /**
+     * Checks what belongs to the backend as a whole rather than to a partition (SLOS: its metadata
+     * slots); one line per damaged thing. {@code sls:verify} without an OID includes it.
+     */
+    default List<String> verifyStore() {
+        return List.of();
+    }
 }

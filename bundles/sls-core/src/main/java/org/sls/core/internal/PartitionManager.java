@@ -285,6 +285,14 @@ public class PartitionManager implements PartitionService {
     public List<String> verify(long oid) {
         List<Partition> targets = oid == -1 ? List.copyOf(partitions.values()) : List.of(get(oid));
         List<String> damage = new ArrayList<>();
+        if (oid == -1) {
+            for (String name : backends.names()) {
+                CheckpointBackend backend = backends.get(name);
+                if (backend != null) {
+                    damage.addAll(backend.verifyStore());
+                }
+            }
+        }
         for (Partition p : targets) {
             CheckpointBackend backend = backends.get(p.spec.backend());
             if (backend == null) {

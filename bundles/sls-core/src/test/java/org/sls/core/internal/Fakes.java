@@ -90,7 +90,7 @@ final class Fakes {
     }
 
     /** A backend keeping records in a map and pages in files under a directory. */
-    static final class Backend implements CheckpointBackend {
+    static class Backend implements CheckpointBackend {
         final Path dir;
         final Map<Long, Map<Long, EpochRecord>> records = new ConcurrentSkipListMap<>();
 

@@ -305,4 +305,19 @@ class PartitionManagerTest {
         assertEquals(List.of("partition 3: not verified, backend unavailable (memory)"), m.verify(-1));
         assertEquals("partition 3: backend unavailable (memory)", assertThrows(SlsException.class, () -> m.verify(3)).getMessage());
     }
+
+    @Test
+    void verifyOfEverythingIncludesBackendWideDamage() {
+        Fakes.Backend damaged = new Fakes.Backend(tmp) {
+            @Override
+            public List<String> verifyStore() {
+                return List.of("store: metadata slot 1: checksum mismatch");
+            }
+        };
+        PartitionManager m = manager(false, true);
+        m.bindBackend(damaged, Map.of("sls.backend", "memory"));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        assertEquals(List.of("store: metadata slot 1: checksum mismatch"), m.verify(-1));
+        assertEquals(List.of(), m.verify(3), "store-wide damage is not a partition's");
+    }
 }

@@ -804,6 +804,15 @@ final class Store implements SlosStore, AutoCloseable {
 
     @Override
     public List<String> verifyAll() {
+        List<String> damage = verifyMetadata();
+        for (Long oid : current.partitions().keySet()) {
+            damage.addAll(verify(oid));
+        }
+        return damage;
+    }
+
+    /** The store-wide part of verifyAll: both metadata slots (damage there belongs to no partition). */
+    List<String> verifyMetadata() {
         ensureUsable();
         List<String> damage = new ArrayList<>();
         metadataLock.lock();
@@ -820,9 +829,6 @@ final class Store implements SlosStore, AutoCloseable {
             damage.add("SLOS store " + path + ": metadata slots cannot be read: " + e);
         } finally {
             metadataLock.unlock();
-        }
-        for (Long oid : current.partitions().keySet()) {
-            damage.addAll(verify(oid));
         }
         return damage;
     }

@@ -277,6 +277,8 @@ class SlosStoreTest {
             List<String> damage = s.verifyAll();
             assertEquals(1, damage.size(), damage.toString());
             assertTrue(damage.get(0).contains("metadata slot " + newestSlot), damage.get(0));
+            assertEquals(damage, s.verifyMetadata(), "slot damage is store-wide, reported by sls:verify without -o");
+            assertEquals(List.of(), s.verify(2), "and belongs to no partition");
             // The next commit overwrites the damaged slot and the store is whole again.
             commit(s::beginEpoch, 2, 3, -1, List.of(proc(100, 0x400000, 8, 3)));
             assertEquals(List.of(), s.verifyAll());
