@@ -200,7 +200,9 @@ void rst_kill(struct rst_ctx *c, struct rst_proc *p)
     if (!p->new_pid)
         return;
     kill(p->new_pid, SIGKILL);
-    for (int i = 0; i < p->nthreads; i++) {
+    /* Last to first: the main thread (index 0) of a traced group reports its exit only after every
+     * other thread has been reaped, so waiting for it first would wait forever. */
+    for (int i = p->nthreads - 1; i >= 0; i--) {
         if (!p->threads[i].traced)
             continue;
         /* Reap the tracee's exit notification so no traced zombie is left behind. */
