@@ -453,7 +453,23 @@ int rst_check_files(struct rst_ctx *c, struct rst_proc *p)
     return 0;
 }
 
-/* Epoll watches refer to fds by number in the owning process: added there, after every fd exists. */
+/* Is fd number tfd of this process the file (inode) an epoll watch was registered for? */
+static int holds_watched_file(const struct rst_proc *p, int tfd, uint64_t tinode)
+{
+    for (int i = 0; i < p->nfds; i++)
+        if (p->fds[i].f->fd == tfd)
+            return !tinode || p->fds[i].f->inode == tinode;
+    return 0;
+}
+
+/*
+ * Epoll watches refer to fds by number in the owning process: added there, after every fd exists.
+ * A watch whose fd number here is another file (or no file) was registered through another fd
+ * table: an epoll instance inherited over fork lists the parent's watches in the child too (a
+ * redis BGSAVE child has closed the listener its parent's watch names), or the process closed the
+ * fd while a dup kept the file open. Such a watch is not re-added in this process: each restored
+ * process gets its own epoll instance, with the watches its own fd table explains.
+ */
 static int add_epoll_watches(struct rst_ctx *c, struct rst_proc *p)
 {
     int r;
@@ -465,6 +481,8 @@ static int add_epoll_watches(struct rst_ctx *c, struct rst_proc *p)
         for (size_t k = 0; k < n; k++) {
             struct sls_img_fd_epoll_target t;
             memcpy(&t, p->fds[i].extra + k * sizeof(t), sizeof(t));
+            if (!holds_watched_file(p, t.tfd, t.tinode))
+                continue;
             struct epoll_event ev = { .events = t.events, .data.u64 = t.data };
             if ((r = rst_write_remote(c, p, rst_scratch(p), &ev, sizeof(ev))))
                 return r;
