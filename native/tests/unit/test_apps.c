@@ -555,6 +555,83 @@ TEST_CASE(redis_with_an_idle_client_connection_drops_it_and_keeps_serving_after_
     redis_case(case_why, "redis-idle-client", 1);
 }
 
+/* INFO persistence field (e.g. "rdb_bgsave_in_progress") into out; -1 on error. */
+static int redis_info_field(int port, const char *field, char *out, size_t outlen)
+{
+    static struct resp r;
+    memset(&r, 0, sizeof(r));
+    r.fd = connect_retry(port, 5);
+    if (r.fd < 0)
+        return -1;
+    static char info[8192];
+    int rc = -1;
+    if (resp_cmd(&r, info, sizeof(info), 2, "INFO", "persistence") == 0) {
+        char *p = strstr(info, field);
+        if (p && p[strlen(field)] == ':') {
+            p += strlen(field) + 1;
+            snprintf(out, outlen, "%.*s", (int)strcspn(p, "\r\n"), p);
+            rc = 0;
+        }
+    }
+    close(r.fd);
+    return rc;
+}
+
+/* A BGSAVE is running in a fork child (slowed down per key) at capture: captured recursively and
+ * restored as a tree, the child finishes writing the RDB file and the parent reaps it and records
+ * the save as done; the RDB holds every key. */
+TEST_CASE(redis_with_a_bgsave_child_in_flight_restored_as_a_tree_finishes_the_save)
+{
+    struct app a;
+    static struct resp loader;
+    REQUIRE(app_setup(&a) == 0, "mkdtemp failed");
+    int port = free_tcp_port();
+    REQUIRE(port > 0, "no free port");
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    char *argv[] = { REDIS_SERVER, "--port", portstr, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                     "--daemonize", "no", "--dir", a.dir, "--rdb-key-save-delay", "10", NULL };
+    REQUIRE(app_start(&a, argv) > 0, "fork failed");
+    pid_t orig = a.pid;
+    memset(&loader, 0, sizeof(loader));
+    loader.fd = connect_retry(port, 10);
+    REQUIRE(loader.fd >= 0, "redis-server never accepted on port %d", port);
+    char why[512] = "", out[128] = "";
+    REQUIRE(redis_load(&loader, REDIS_KEYS, why, sizeof(why)) == 0, "loading: %s", why);
+    REQUIRE(resp_cmd(&loader, out, sizeof(out), 1, "BGSAVE") == 0 && strstr(out, "Background saving started"),
+            "BGSAVE answered \"%s\"", out);
+    close(loader.fd);
+    sleep_ms(200);
+    REQUIRE(redis_info_field(port, "rdb_bgsave_in_progress", out, sizeof(out)) == 0 && !strcmp(out, "1"),
+            "no BGSAVE in progress at capture (%s)", out);
+    REQUIRE(app_capture(&a, "redis-bgsave", SLS_CAPTURE_RECURSIVE) == 0, "sls_capture: %s", a.err);
+    REQUIRE(kill_original(&a), "the original redis tree was not reaped");
+    char rdb[160];
+    snprintf(rdb, sizeof(rdb), "%s/dump.rdb", a.dir);
+    unlink(rdb); /* only the restored child may produce it */
+    REQUIRE(app_restore(&a, "redis-bgsave", 0) == 2, "sls_restore of the tree: %s", a.err);
+    for (int i = 0; i < a.npairs; i++)
+        EXPECT(a.pairs[2 * i] == a.pairs[2 * i + 1], "pid %d restored as %d: the parent would wait for the old pid",
+               a.pairs[2 * i], a.pairs[2 * i + 1]);
+    double end = now_s() + 20;
+    do {
+        sleep_ms(50);
+        if (redis_info_field(port, "rdb_bgsave_in_progress", out, sizeof(out)) != 0)
+            break;
+    } while (strcmp(out, "0") && now_s() < end);
+    EXPECT(!strcmp(out, "0"), "the BGSAVE never finished after restore (in progress: %s)", out);
+    EXPECT(redis_info_field(port, "rdb_last_bgsave_status", out, sizeof(out)) == 0 && !strcmp(out, "ok"),
+           "last bgsave status \"%s\"", out);
+    EXPECT(redis_info_field(port, "rdb_changes_since_last_save", out, sizeof(out)) == 0 && !strcmp(out, "0"),
+           "changes since last save \"%s\", want 0", out);
+    struct stat st;
+    EXPECT(stat(rdb, &st) == 0 && st.st_size > 1000000, "dump.rdb missing or short after the restored save");
+    REQUIRE(redis_check(port, REDIS_KEYS, why, sizeof(why)) == 0, "after restore: %s", why);
+    (void)orig;
+out:
+    app_teardown(&a);
+}
+
 /* ---- python3 ------------------------------------------------------------------------------------ */
 
 struct progress {
@@ -1028,9 +1105,12 @@ int main(int argc, char **argv)
     if (access(REDIS_SERVER, X_OK) == 0) {
         MAYBE(redis_with_100000_keys_serves_them_on_the_same_port_after_restore);
         MAYBE(redis_with_an_idle_client_connection_drops_it_and_keeps_serving_after_restore);
+        MAYBE(redis_with_a_bgsave_child_in_flight_restored_as_a_tree_finishes_the_save);
     } else {
         print_skip("redis_with_100000_keys_serves_them_on_the_same_port_after_restore", REDIS_SERVER " is not installed");
         print_skip("redis_with_an_idle_client_connection_drops_it_and_keeps_serving_after_restore",
+                   REDIS_SERVER " is not installed");
+        print_skip("redis_with_a_bgsave_child_in_flight_restored_as_a_tree_finishes_the_save",
                    REDIS_SERVER " is not installed");
     }
     if (access(PYTHON3, X_OK) == 0)
