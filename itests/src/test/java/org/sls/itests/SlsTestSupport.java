@@ -3,9 +3,11 @@ package org.sls.itests;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
+import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.configureConsole;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.editConfigurationFilePut;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.karafDistributionConfiguration;
+import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.keepRuntimeFolder;
 import static org.ops4j.pax.exam.karaf.options.KarafDistributionOption.logLevel;
 
 import java.io.ByteArrayOutputStream;
@@ -84,7 +86,10 @@ public abstract class SlsTestSupport {
         String sshPort = Integer.toString(freePort());
         String rmiRegistryPort = Integer.toString(freePort());
         String rmiServerPort = Integer.toString(freePort());
+        // -Dsls.exam.keep=true keeps each container's directory (data/log/karaf.log, the programs' output) for a post-mortem.
+        Option keep = Boolean.getBoolean("sls.exam.keep") ? keepRuntimeFolder() : new org.ops4j.pax.exam.options.DefaultCompositeOption();
         return new Option[] {
+            keep,
             karafDistributionConfiguration()
                 .frameworkUrl(distribution.toURI().toString())
                 .name("SLS")
@@ -95,6 +100,8 @@ public abstract class SlsTestSupport {
             editConfigurationFilePut("etc/org.apache.karaf.shell.cfg", "sshPort", sshPort),
             editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiRegistryPort", rmiRegistryPort),
             editConfigurationFilePut("etc/org.apache.karaf.management.cfg", "rmiServerPort", rmiServerPort),
+            // The tests run inside the container: hand them where the native test programs are.
+            systemProperty("sls.native.build").value(requiredProperty("sls.native.build")),
         };
     }
 
