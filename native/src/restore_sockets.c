@@ -177,8 +177,10 @@ static int make_socket(struct rst_ctx *c, struct rst_proc *p, const struct sls_i
             destroy_time_wait((const struct sockaddr *)addr) > 0)
             b = bind(s, (const struct sockaddr *)addr, so->addr_len);
         if (b < 0) {
-            r = rst_fail(c, errno, "pid %d fd %d: binding the socket again failed: %s", p->proc->pid, f->fd,
-                         strerror(errno));
+            int e = errno;
+            r = rst_fail(c, e, "pid %d fd %d: binding the socket again failed: %s%s", p->proc->pid, f->fd, strerror(e),
+                         e == EADDRINUSE ? " (a live socket holds the address: is the original, or another "
+                                           "restored copy, still running?)" : "");
             goto out;
         }
     }
