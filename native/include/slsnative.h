@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLS_ABI_VERSION 1
+#define SLS_ABI_VERSION 2
 
 int sls_abi_version(void);
 const char *sls_version(void);
@@ -28,12 +28,37 @@ int sls_probe(char *buf, size_t len, char *err, size_t errlen);
 /* ---- capture ---------------------------------------------------------------------------- */
 
 #define SLS_CAPTURE_RECURSIVE 0x1 /* also every descendant of the given processes */
+/*
+ * Delta capture: take only the pages each process wrote since the previous SLS_CAPTURE_DELTA capture
+ * of it by this engine. The engine keeps one dirty-page tracker per pid across calls. When some
+ * process has none (its first epoch, after a restore, after the engine restarted, after
+ * sls_forget_tracking, or its tracker failed), the capture takes a complete image of every process
+ * instead, starts tracking the ones without a tracker, and says so: stats->delta == 0. With
+ * stats->delta == 1, every process's PAGERUNs hold exactly its pages written since its previous
+ * delta capture plus every page of regions that are new (or untracked: shared memory); pages of
+ * those sets that are no longer there (discarded) are runs of zeros in the page file, so composing
+ * the chain (newest run wins, clipped to this capture's VMAs) gives the memory at this capture.
+ * Gap: a page of a private FILE mapping that was written and then discarded (MADV_DONTNEED) reads
+ * as the file again, which a delta cannot express; an older epoch's copy shows through.
+ */
+#define SLS_CAPTURE_DELTA     0x2
+/* The tracking mechanism for trackers this capture opens, in bits 8-11 (SLS_CAPTURE_TRACK(m)). An
+ * existing tracker keeps the mechanism it was opened with. */
+#define SLS_CAPTURE_TRACK_AUTO      0 /* uffd write-protect if available, else soft-dirty, else digest */
+#define SLS_CAPTURE_TRACK_SOFTDIRTY 1
+#define SLS_CAPTURE_TRACK_UFFD      2
+#define SLS_CAPTURE_TRACK_DIGEST    3
+#define SLS_CAPTURE_TRACK(mode)     (((mode) & 0xf) << 8)
+#define SLS_CAPTURE_TRACK_MASK      0xf00
 
 struct sls_capture_stats {
     uint64_t stop_ns;    /* first freeze to last thaw */
     uint64_t page_bytes; /* bytes of page data written to the page file */
     uint32_t nprocs;
     uint32_t nthreads;
+    uint32_t delta;       /* 1: the pages are relative to the previous delta capture; 0: complete */
+    int32_t track_mode;   /* SLS_CAPTURE_TRACK_* of the first process's tracker; -1 without DELTA */
+    uint64_t dirty_pages; /* delta: pages the trackers reported written (before zero/absent split) */
 };
 
 /*
@@ -45,6 +70,13 @@ struct sls_capture_stats {
 int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
                 const char *page_path, const char *image_path,
                 struct sls_capture_stats *stats, char *err, size_t errlen);
+
+/* Stops tracking pids[0..npids) (a partition forgot them): the next delta capture of such a pid is
+ * complete. Returns the number of trackers closed (pids without one are ignored). */
+int sls_forget_tracking(const int32_t *pids, int32_t npids);
+
+/* The SLS_CAPTURE_TRACK_* mechanism tracking pid now, or -ENOENT if it has no tracker. */
+int sls_tracking_mode(int32_t pid);
 
 /* ---- restore ---------------------------------------------------------------------------- */
 

@@ -10,6 +10,7 @@
 #include "freeze.h"
 #include "imgbuf.h"
 #include "sls_image.h"
+#include "track.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,10 @@ struct sls_capture_ctx {
     int page_fd;
     unsigned char *page_map;
     uint64_t page_map_len;
+    /* delta capture: what the tracker of the process being captured reported (NULL: take every
+     * page). copy_end: end of the last run that is really copied; zero runs after it stay holes. */
+    const struct sls_track_delta *delta;
+    uint64_t copy_end;
 };
 
 /* proc.c: the PROC and RLIMIT entries. */

@@ -46,6 +46,7 @@ static int add_copy(struct sls_capture_ctx *c, pid_t pid, uint64_t addr, uint64_
             last->npages += len / PAGE;
             lc->len += len;
             c->page_bytes += len;
+            c->copy_end = c->page_bytes;
             return 0;
         }
     }
@@ -67,6 +68,34 @@ static int add_copy(struct sls_capture_ctx *c, pid_t pid, uint64_t addr, uint64_
     }
     rl->runs[rl->n++] = (struct sls_img_pagerun){ addr, len / PAGE, c->page_bytes };
     c->copies[c->ncopies++] = (struct sls_page_copy){ pid, addr, len, c->page_bytes, readable };
+    c->page_bytes += len;
+    c->copy_end = c->page_bytes;
+    return 0;
+}
+
+/* Delta: a run of pages that must read as zeros (discarded since the last epoch, or absent in a new
+ * region where an older epoch may hold pages). It takes page file offsets but is never copied: the
+ * page file is fresh (O_TRUNC), so those bytes are zeros, and past the last copied run they are
+ * holes that cost no disk. */
+static int add_zero(struct sls_capture_ctx *c, pid_t pid, uint64_t addr, uint64_t len, struct run_list *rl)
+{
+    if (rl->n) {
+        struct sls_img_pagerun *last = &rl->runs[rl->n - 1];
+        if (last->addr + last->npages * PAGE == addr && last->offset + last->npages * PAGE == c->page_bytes) {
+            last->npages += len / PAGE;
+            c->page_bytes += len;
+            return 0;
+        }
+    }
+    if (rl->n == rl->cap) {
+        size_t nc = rl->cap ? rl->cap * 2 : 256;
+        struct sls_img_pagerun *nr = realloc(rl->runs, nc * sizeof(*nr));
+        if (!nr)
+            return CERR(c, ENOMEM, "pid %d: out of memory", pid);
+        rl->runs = nr;
+        rl->cap = nc;
+    }
+    rl->runs[rl->n++] = (struct sls_img_pagerun){ addr, len / PAGE, c->page_bytes };
     c->page_bytes += len;
     return 0;
 }
@@ -170,12 +199,63 @@ struct emit_copy_arg {
     pid_t pid;
     int readable;
     struct run_list *rl;
+    int zero_gaps;      /* delta: pages between the copied ones become zero runs */
+    uint64_t cursor;    /* end of what was emitted so far (zero_gaps) */
 };
 
 static int emit_copy(void *arg, uint64_t s, uint64_t e)
 {
     struct emit_copy_arg *a = arg;
+    if (a->zero_gaps && s > a->cursor) {
+        int rc = add_zero(a->c, a->pid, a->cursor, s - a->cursor, a->rl);
+        if (rc)
+            return rc;
+    }
+    a->cursor = e;
     return add_copy(a->c, a->pid, s, e - s, a->readable, a->rl);
+}
+
+/* Delta: the present pages of [s, e) (file pages skipped when skip_file) and, unless no_zeros,
+ * zero runs for the rest. A private file mapping's absent page reads as the file's page at restore,
+ * which a zero run would hide, so there the gaps stay gaps. */
+static int take_delta_range(struct sls_capture_ctx *c, pid_t pid, struct scan *sc, uint64_t s, uint64_t e,
+                            int no_zeros, int skip_file, int readable, struct run_list *rl)
+{
+    struct emit_copy_arg ea = { c, pid, readable, rl, !no_zeros, s };
+    int rc = scan_present(c, pid, sc, s, e, skip_file, emit_copy, &ea);
+    if (!rc && !no_zeros && ea.cursor < e)
+        rc = add_zero(c, pid, ea.cursor, e - ea.cursor, rl);
+    return rc;
+}
+
+/* Delta: the parts of [vs, ve) the tracker reported (dirty ∪ whole, both sorted and disjoint). */
+static int plan_delta_private(struct sls_capture_ctx *c, pid_t pid, struct scan *sc, uint64_t vs,
+                              uint64_t ve, int skip_file, int readable, struct run_list *rl)
+{
+    const struct sls_track_range_list *l[2] = { &c->delta->dirty, &c->delta->whole };
+    size_t i[2] = { 0, 0 };
+    for (;;) {
+        /* next range in address order from either list that ends after vs */
+        int pick = -1;
+        for (int k = 0; k < 2; k++) {
+            while (i[k] < l[k]->n && l[k]->v[i[k]].end <= vs)
+                i[k]++;
+            if (i[k] < l[k]->n && (pick < 0 || l[k]->v[i[k]].start < l[pick]->v[i[pick]].start))
+                pick = k;
+        }
+        if (pick < 0 || l[pick]->v[i[pick]].start >= ve)
+            return 0;
+        const struct sls_track_range *r = &l[pick]->v[i[pick]++];
+        uint64_t s = r->start > vs ? r->start : vs, e = r->end < ve ? r->end : ve;
+        /* Untracked regions (reported whole every epoch: huge reservations, regions that refuse
+         * registration) get no zero runs: they are often large and mostly absent, and zero-filling
+         * them every epoch would store their whole size each time. Gap: a page of such a region
+         * discarded after an older epoch took it shows through. */
+        int zeros = !skip_file && r->reason != SLS_TRACK_WHOLE_UNTRACKED;
+        int rc = take_delta_range(c, pid, sc, s, e, !zeros, skip_file, readable, rl);
+        if (rc)
+            return rc;
+    }
 }
 
 struct emit_mark_arg {
@@ -263,7 +343,13 @@ int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, str
         sls_imgbuf_entry(b, SLS_TAG_VMA, m, sizeof(*m), v[i].path, m->path_len);
         int shared = (m->flags & SLS_VMA_SHARED) != 0;
         int readable = (m->prot & PROT_READ) != 0;
-        struct emit_copy_arg ea = { c, p->pid, readable, &rl };
+        struct emit_copy_arg ea = { c, p->pid, readable, &rl, 0, 0 };
+        if (c->delta && !shared && (m->kind == SLS_VMA_FILE || m->kind == SLS_VMA_ANON ||
+                                    m->kind == SLS_VMA_HEAP || m->kind == SLS_VMA_STACK)) {
+            rc = plan_delta_private(c, p->pid, &sc, m->start, m->end, m->kind == SLS_VMA_FILE,
+                                    readable, &rl);
+            continue;
+        }
         switch (m->kind) {
         case SLS_VMA_VDSO:
         case SLS_VMA_VVAR:
@@ -426,9 +512,9 @@ int sls_pagefile_finish(struct sls_capture_ctx *c)
 
 int sls_copy_pages(struct sls_capture_ctx *c)
 {
-    if (c->page_bytes == 0)
+    if (c->copy_end == 0)
         return 0;
-    int rc = grow_page_file(c, c->page_bytes);
+    int rc = grow_page_file(c, c->copy_end);
     if (rc)
         return rc;
     unsigned char *dst = c->page_map;
@@ -447,12 +533,13 @@ int sls_copy_pages(struct sls_capture_ctx *c)
             i++;
             continue;
         }
-        /* one batch: consecutive readable runs of the same process (page file offsets are
-         * consecutive by construction, so one local iovec receives them all) */
+        /* one batch: consecutive readable runs of the same process whose page file offsets follow
+         * each other (always so in a complete capture), so one local iovec receives them all */
         size_t k = 0;
         uint64_t total = 0;
         while (i + k < c->ncopies && k < IOV_MAX && c->copies[i + k].pid == first->pid &&
-               c->copies[i + k].readable && total < (1ull << 30)) {
+               c->copies[i + k].readable && total < (1ull << 30) &&
+               c->copies[i + k].offset == first->offset + total /* a delta's zero runs leave gaps */) {
             remote[k].iov_base = (void *)(uintptr_t)c->copies[i + k].addr;
             remote[k].iov_len = c->copies[i + k].len;
             total += c->copies[i + k].len;

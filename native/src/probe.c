@@ -5,6 +5,7 @@
  */
 #include "pagemap_scan.h"
 #include "slsnative.h"
+#include "track.h"
 #include "util.h"
 
 #include <errno.h>
@@ -213,5 +214,9 @@ int sls_probe(char *buf, size_t len, char *err, size_t errlen)
     file_line(&o, "pid_max", "/proc/sys/kernel/pid_max");
     file_line(&o, "thp", "/sys/kernel/mm/transparent_hugepage/enabled");
     vdso_areas(&o);
+    /* which dirty-page tracking delta captures use here (dirty_tracking=..., _available=...) */
+    char track[256];
+    sls_track_describe(track, sizeof(track));
+    emit(&o, "%s", track);
     return (int)o.used;
 }

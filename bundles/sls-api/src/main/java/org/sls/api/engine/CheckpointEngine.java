@@ -18,6 +18,14 @@ public interface CheckpointEngine {
     /** Freezes, captures, thaws. On failure the processes keep running unharmed and nothing is returned. */
     CaptureResult capture(CaptureSpec spec);
 
+    /**
+     * Drops the dirty-page tracking kept for these processes (their partition forgot them, or an epoch
+     * captured as a delta was not stored): their next delta capture is complete. Engines that keep no
+     * tracking have nothing to drop.
+     */
+    default void forgetTracking(List<Integer> pids) {
+    }
+
     /** Rebuilds every process; on failure nothing of them is left behind. */
     List<RestoredProcess> restore(RestoreSpec spec);
 }

@@ -16,6 +16,7 @@ import org.sls.api.SlsException;
 import org.sls.api.engine.CaptureResult;
 import org.sls.api.engine.CaptureSpec;
 import org.sls.api.engine.CheckpointEngine;
+import org.sls.api.engine.DirtyTracking;
 import org.sls.api.engine.RestoreProcess;
 import org.sls.api.engine.RestoreSpec;
 import org.sls.api.image.CheckpointImage;
@@ -90,20 +91,52 @@ public final class NativeCheckpointEngine implements CheckpointEngine {
             int[] pids = spec.pids().stream().mapToInt(Integer::intValue).toArray();
             SlsCaptureStats stats = new SlsCaptureStats();
             byte[] err = new byte[ERR_LEN];
-            int rc = lib.sls_capture(pids, pids.length, spec.recursive() ? SlsNativeLibrary.SLS_CAPTURE_RECURSIVE : 0,
+            int flags = (spec.recursive() ? SlsNativeLibrary.SLS_CAPTURE_RECURSIVE : 0) | trackingFlags(spec.tracking());
+            int rc = lib.sls_capture(pids, pids.length, flags,
                     page.toString(), image.toString(), stats, err, new SizeT(err.length));
             if (rc < 0) {
                 deleteQuietly(page);
                 throw new SlsException(errorLine("capture", rc, err));
             }
             CheckpointImage parsed = ImageCodec.read(Files.readAllBytes(image));
-            return new CaptureResult(parsed, stats.stop_ns, stats.page_bytes);
+            return new CaptureResult(parsed, stats.stop_ns, stats.page_bytes, stats.delta != 0);
         } catch (IOException e) {
             deleteQuietly(page);
             throw new SlsException("capture: cannot read the image file " + image + ": " + e.getMessage(), e);
         } finally {
             deleteQuietly(image);
         }
+    }
+
+    /** The sls_capture flags for a tracking choice: none, or SLS_CAPTURE_DELTA with the mechanism. */
+    static int trackingFlags(DirtyTracking tracking) {
+        int mode = switch (tracking) {
+            case NONE -> -1;
+            case AUTO -> SlsNativeLibrary.SLS_CAPTURE_TRACK_AUTO;
+            case SOFT_DIRTY -> SlsNativeLibrary.SLS_CAPTURE_TRACK_SOFTDIRTY;
+            case UFFD -> SlsNativeLibrary.SLS_CAPTURE_TRACK_UFFD;
+            case DIGEST -> SlsNativeLibrary.SLS_CAPTURE_TRACK_DIGEST;
+        };
+        return mode < 0 ? 0 : SlsNativeLibrary.SLS_CAPTURE_DELTA | SlsNativeLibrary.captureTrack(mode);
+    }
+
+    @Override
+    public void forgetTracking(List<Integer> pids) {
+        if (!pids.isEmpty()) {
+            int[] p = pids.stream().mapToInt(Integer::intValue).toArray();
+            lib.sls_forget_tracking(p, p.length);
+        }
+    }
+
+    /** The mechanism tracking pid now, or empty if the engine keeps no tracker for it. */
+    public java.util.Optional<DirtyTracking> trackingOf(int pid) {
+        int mode = lib.sls_tracking_mode(pid);
+        return switch (mode) {
+            case SlsNativeLibrary.SLS_CAPTURE_TRACK_SOFTDIRTY -> java.util.Optional.of(DirtyTracking.SOFT_DIRTY);
+            case SlsNativeLibrary.SLS_CAPTURE_TRACK_UFFD -> java.util.Optional.of(DirtyTracking.UFFD);
+            case SlsNativeLibrary.SLS_CAPTURE_TRACK_DIGEST -> java.util.Optional.of(DirtyTracking.DIGEST);
+            default -> java.util.Optional.empty();
+        };
     }
 
     @Override

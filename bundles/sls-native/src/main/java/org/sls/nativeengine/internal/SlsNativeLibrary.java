@@ -12,9 +12,19 @@ import java.util.Map;
 public interface SlsNativeLibrary extends Library {
 
     /** The ABI this interface was written for; {@link #sls_abi_version()} must return the same. */
-    int SLS_ABI_VERSION = 1;
+    int SLS_ABI_VERSION = 2;
 
     int SLS_CAPTURE_RECURSIVE = 0x1;
+    int SLS_CAPTURE_DELTA = 0x2;
+    int SLS_CAPTURE_TRACK_AUTO = 0;
+    int SLS_CAPTURE_TRACK_SOFTDIRTY = 1;
+    int SLS_CAPTURE_TRACK_UFFD = 2;
+    int SLS_CAPTURE_TRACK_DIGEST = 3;
+
+    /** SLS_CAPTURE_TRACK(mode): the tracking mechanism in bits 8-11 of the capture flags. */
+    static int captureTrack(int mode) {
+        return (mode & 0xf) << 8;
+    }
     int SLS_RESTORE_DETACHED = 0x1;
     int SLS_RESTORE_FORCE = 0x2;
 
@@ -26,6 +36,10 @@ public interface SlsNativeLibrary extends Library {
 
     int sls_capture(int[] pids, int npids, int flags, String pagePath, String imagePath,
                     SlsCaptureStats stats, byte[] err, SizeT errlen);
+
+    int sls_forget_tracking(int[] pids, int npids);
+
+    int sls_tracking_mode(int pid);
 
     int sls_restore(String imagePath, SlsPageSegment[] segs, int nsegs, String[] files, int nfiles,
                     int flags, String seedPath, int[] pidPairs, int maxProcs, byte[] err, SizeT errlen);

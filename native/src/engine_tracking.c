@@ -1,0 +1,89 @@
+/*
+ * engine_tracking.c — the engine's dirty-page trackers, kept across sls_capture calls, one per pid.
+ *
+ * A delta capture (SLS_CAPTURE_DELTA) takes each frozen process's tracker out of this table for the
+ * duration of the capture and puts it back afterwards, so two captures never share a tracker. The
+ * table is the only state the library keeps between calls; it lives as long as the engine process
+ * (when the engine dies, every uffd it holds closes and the kernel drops the tracking with it, so a
+ * restarted engine simply starts with full images again).
+ */
+#include "engine_tracking.h"
+#include "slsnative.h"
+#include "util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+struct tracker_slot {
+    pid_t pid;
+    struct sls_tracker *t;
+};
+
+/* Process-wide by necessity: the JVM calls the engine from any thread, and a tracker must outlive
+ * the call that opened it. Guarded by table_lock. */
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tracker_slot *table;
+static size_t table_n, table_cap;
+
+struct sls_tracker *sls_trackers_take(pid_t pid)
+{
+    struct sls_tracker *t = NULL;
+    pthread_mutex_lock(&table_lock);
+    for (size_t i = 0; i < table_n; i++) {
+        if (table[i].pid == pid) {
+            t = table[i].t;
+            table[i] = table[--table_n];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&table_lock);
+    return t;
+}
+
+int sls_trackers_put(struct sls_tracker *t)
+{
+    pid_t pid = sls_track_pid(t);
+    struct sls_tracker *old = sls_trackers_take(pid);
+    if (old)
+        sls_track_close(old); /* a stale one (pid reused): the newer tracker is the truth */
+    pthread_mutex_lock(&table_lock);
+    if (table_n == table_cap) {
+        size_t nc = table_cap ? table_cap * 2 : 16;
+        struct tracker_slot *nt = realloc(table, nc * sizeof(*nt));
+        if (!nt) {
+            pthread_mutex_unlock(&table_lock);
+            sls_track_close(t);
+            return -ENOMEM;
+        }
+        table = nt;
+        table_cap = nc;
+    }
+    table[table_n++] = (struct tracker_slot){ pid, t };
+    pthread_mutex_unlock(&table_lock);
+    return 0;
+}
+
+int sls_forget_tracking(const int32_t *pids, int32_t npids)
+{
+    int closed = 0;
+    for (int32_t i = 0; pids && i < npids; i++) {
+        struct sls_tracker *t = sls_trackers_take(pids[i]);
+        if (t) {
+            sls_track_close(t);
+            closed++;
+        }
+    }
+    return closed;
+}
+
+int sls_tracking_mode(int32_t pid)
+{
+    int mode = -ENOENT;
+    pthread_mutex_lock(&table_lock);
+    for (size_t i = 0; i < table_n; i++)
+        if (table[i].pid == pid)
+            mode = sls_track_mode(table[i].t);
+    pthread_mutex_unlock(&table_lock);
+    return mode;
+}
