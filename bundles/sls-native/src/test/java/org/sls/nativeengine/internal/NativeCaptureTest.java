@@ -20,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.sls.api.SlsException;
 import org.sls.api.engine.CaptureResult;
 import org.sls.api.engine.CaptureSpec;
+import org.sls.api.engine.DirtyTracking;
 import org.sls.api.image.MemoryRegion;
 import org.sls.api.image.ProcessImage;
 
@@ -107,6 +108,31 @@ class NativeCaptureTest {
         stdin.write("q\n".getBytes(StandardCharsets.UTF_8));
         stdin.flush();
         assertEquals("PASS", awaitLine("PASS", "FAIL"));
+    }
+
+    @Test
+    void deltaCapturesAreCompleteFirstThenOnlyTheWrittenPagesUntilTrackingIsForgotten() throws Exception {
+        assertTrue(engine.kernelFeatures().containsKey("dirty_tracking"), engine.kernelFeatures().toString());
+        List<Integer> pids = List.of((int) pid);
+        CaptureResult first = engine.capture(new CaptureSpec(pids, false, tmp.resolve("p0"), DirtyTracking.AUTO));
+        assertEquals(false, first.delta(), "nothing tracked this process before: a complete image");
+        assertTrue(engine.trackingOf((int) pid).isPresent(), "the engine keeps a tracker after the first epoch");
+        CaptureResult second = engine.capture(new CaptureSpec(pids, false, tmp.resolve("p1"), DirtyTracking.AUTO));
+        assertEquals(true, second.delta());
+        assertTrue(second.pageBytes() < first.pageBytes() / 4,
+                "an idle process's delta holds " + second.pageBytes() + " of " + first.pageBytes() + " bytes");
+        assertEquals(second.pageBytes(), Files.size(tmp.resolve("p1")));
+        assertRunningAndUntraced();
+
+        engine.forgetTracking(pids);
+        assertTrue(engine.trackingOf((int) pid).isEmpty());
+        CaptureResult third = engine.capture(new CaptureSpec(pids, false, tmp.resolve("p2"), DirtyTracking.AUTO));
+        assertEquals(false, third.delta(), "after forgetting, the next epoch is complete again");
+        engine.forgetTracking(pids);
+
+        stdin.write("q\n".getBytes(StandardCharsets.UTF_8));
+        stdin.flush();
+        assertEquals("PASS", awaitLine("PASS", "FAIL"), "the program's self-check after three tracked epochs");
     }
 
     @Test
