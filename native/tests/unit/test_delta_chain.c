@@ -241,9 +241,10 @@ static void full_page(struct image *full, const struct sls_img_vma *v, pid_t liv
 /* Compares the composed chain (ep[0..n)) with the complete image page by page over the newest
  * epoch's VMAs that hold the test's regions (big, extra, shared); returns the number of differing
  * pages and describes the first in why. Only those: about one run in ten, one word of libc's private
- * anonymous memory (a 19-page region next to libc) differs between the delta capture and the complete
- * one taken right after it while the target is SIGSTOPped — something writes the stopped process
- * between two captures; not explained yet (see the report), so not asserted here. */
+ * anonymous memory (a 19-page region next to libc, byte 96 of its second-to-last page) differs
+ * between two captures taken back to back while the target is SIGSTOPped — two COMPLETE captures
+ * show the same difference, so something in freeze/capture writes the stopped process; it is not a
+ * delta matter and not asserted here. */
 static int holds_any(const struct sls_img_vma *v, const uint64_t *addrs, int naddrs);
 
 static long compare_chain(struct image *ep, int n, struct image *full, pid_t live, const uint64_t *regions,
@@ -411,7 +412,20 @@ static double percentile(double *v, int n, double q)
 /* ≥ 20 delta epochs with regions mapped, unmapped, moved, discarded, protected and shared in
  * between; at epochs 10 and the last one, the composed chain equals a complete capture taken at the
  * same instant, and restores of both give the chain's memory. */
+static void chain_case(char *case_why, int track_flags);
+
 TEST_CASE(delta_chain_composes_to_the_complete_capture_and_restores)
+{
+    chain_case(case_why, 0);
+}
+
+/* The same chain with page digests forced (the fallback where the kernel has no uffd-wp). */
+TEST_CASE(delta_chain_with_digest_tracking_composes_and_restores)
+{
+    chain_case(case_why, SLS_CAPTURE_TRACK(SLS_CAPTURE_TRACK_DIGEST));
+}
+
+static void chain_case(char *case_why, int track_flags)
 {
     char w[SLS_WHY_LEN] = "";
     struct target t = { 0 };
@@ -474,7 +488,8 @@ TEST_CASE(delta_chain_composes_to_the_complete_capture_and_restores)
         struct sls_capture_stats st;
         char err[512] = "";
         int32_t pid = t.pid;
-        REQUIRE(sls_capture(&pid, 1, SLS_CAPTURE_DELTA, pg, img, &st, err, sizeof(err)) == 0, "epoch %d: %s", k, err);
+        REQUIRE(sls_capture(&pid, 1, SLS_CAPTURE_DELTA | track_flags, pg, img, &st, err, sizeof(err)) == 0,
+                "epoch %d: %s", k, err);
         REQUIRE(st.delta == (k > 0), "epoch %d: delta=%u, want %d", k, st.delta, k > 0);
         REQUIRE(st.track_mode >= 0, "epoch %d: no tracking mechanism reported", k);
         if (k > 0)
@@ -505,7 +520,8 @@ TEST_CASE(delta_chain_composes_to_the_complete_capture_and_restores)
         REQUIRE(restore_and_check(ep, k + 1, img, model, big, regions, nregions, w) == 0, "%s", w);
         kill(t.pid, SIGCONT);
     }
-    printf("# delta stop time over %d epochs (16 MiB target): median %.3f ms, max %.3f ms\n", nstops,
+    printf("# delta (%s) stop time over %d epochs (16 MiB target): median %.3f ms, max %.3f ms\n",
+           track_flags ? "digest" : "auto", nstops,
            percentile(stops_ms, nstops, 0.5), percentile(stops_ms, nstops, 1.0));
 out:
     if (t.pid > 0) {
@@ -636,6 +652,7 @@ int main(void)
         return 1;
     }
     RUN(delta_chain_composes_to_the_complete_capture_and_restores);
+    RUN(delta_chain_with_digest_tracking_composes_and_restores);
     RUN(forgotten_tracking_makes_the_next_delta_capture_complete);
     RUN(tracking_mode_without_delta_is_refused);
     RUN(delta_of_one_percent_of_64_mib_holds_the_written_pages_with_a_short_stop);
