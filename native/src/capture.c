@@ -132,14 +132,17 @@ static int delta_begin(struct sls_capture_ctx *c, struct delta_state *ds, int tr
 
 /* After the thaw: trackers go back to the table. After a failed capture their baseline is dropped,
  * since the epoch they were collected for is not stored: the next delta takes everything. */
-static void delta_end(struct delta_state *ds, size_t n, int failed)
+static void delta_end(struct delta_state *ds, size_t n, int failed, uint64_t copied)
 {
     for (size_t i = 0; i < n; i++) {
         if (!ds->t[i])
             continue;
         if (failed)
             sls_track_forget(ds->t[i]);
-        sls_trackers_put(ds->t[i]);
+        pid_t pid = sls_track_pid(ds->t[i]);
+        if (sls_trackers_put(ds->t[i]) == 0)
+            /* the next page file's size: this delta's share (a complete capture: unknown, 0) */
+            sls_trackers_note_bytes(pid, ds->delta && !failed ? copied / n : 0);
         ds->t[i] = NULL;
     }
 }
@@ -177,7 +180,8 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     c.err = err;
     c.errlen = errlen;
     c.page_fd = -1;
-    int rc = sls_pagefile_prepare(&c, page_path, pids, npids, flags & SLS_CAPTURE_RECURSIVE);
+    int rc = sls_pagefile_prepare(&c, page_path, pids, npids, flags & SLS_CAPTURE_RECURSIVE,
+                                  (flags & SLS_CAPTURE_DELTA) != 0);
     if (!rc)
         rc = sls_freeze(&c.fz, pids, npids, flags & SLS_CAPTURE_RECURSIVE, err, errlen);
     if (rc) {
@@ -210,7 +214,7 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     if (!rc)
         rc = write_image(&c, bufs, nprocs, image_path);
     if (ds.t)
-        delta_end(&ds, nprocs, rc != 0);
+        delta_end(&ds, nprocs, rc != 0, c.copy_end);
     if (!rc && stats) {
         stats->stop_ns = stop_ns;
         stats->page_bytes = c.page_bytes;

@@ -63,9 +63,11 @@ void sls_free_vmas(struct sls_vma *v, size_t n);
 int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struct sls_imgbuf *b);
 /* memory.c: create the page file at path and size + pre-fault it for what the processes are likely
  * to need (their anonymous, swapped and dirty shared pages; with recursive, their descendants' too),
- * before the freeze: pre-faulting costs about as much as copying, so it must not count as stop time. */
+ * before the freeze: pre-faulting costs about as much as copying, so it must not count as stop time.
+ * delta: the capture will probably be a delta; when every pid is tracked, size for twice the last
+ * delta instead (pre-faulting the whole RSS would make a 4 ms-stop delta take 40 ms in all). */
 int sls_pagefile_prepare(struct sls_capture_ctx *c, const char *path, const int32_t *pids, int npids,
-                         int recursive);
+                         int recursive, int delta);
 /* memory.c: copy every planned run into the page file, growing it if the estimate was short. */
 int sls_copy_pages(struct sls_capture_ctx *c);
 /* memory.c: after the thaw: unmap, cut the file to exactly the bytes written, close. */

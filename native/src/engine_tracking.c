@@ -18,6 +18,7 @@
 struct tracker_slot {
     pid_t pid;
     struct sls_tracker *t;
+    uint64_t last_bytes; /* page bytes this pid's last delta copied: sizes the next page file */
 };
 
 /* Process-wide by necessity: the JVM calls the engine from any thread, and a tracker must outlive
@@ -59,9 +60,37 @@ int sls_trackers_put(struct sls_tracker *t)
         table = nt;
         table_cap = nc;
     }
-    table[table_n++] = (struct tracker_slot){ pid, t };
+    table[table_n++] = (struct tracker_slot){ pid, t, 0 };
     pthread_mutex_unlock(&table_lock);
     return 0;
+}
+
+void sls_trackers_note_bytes(pid_t pid, uint64_t bytes)
+{
+    pthread_mutex_lock(&table_lock);
+    for (size_t i = 0; i < table_n; i++)
+        if (table[i].pid == pid)
+            table[i].last_bytes = bytes;
+    pthread_mutex_unlock(&table_lock);
+}
+
+int sls_trackers_last_bytes(const int32_t *pids, int npids, uint64_t *bytes)
+{
+    int all = 1;
+    *bytes = 0;
+    pthread_mutex_lock(&table_lock);
+    for (int k = 0; k < npids && all; k++) {
+        int found = 0;
+        for (size_t i = 0; i < table_n && !found; i++) {
+            if (table[i].pid == pids[k]) {
+                found = 1;
+                *bytes += table[i].last_bytes;
+            }
+        }
+        all = found;
+    }
+    pthread_mutex_unlock(&table_lock);
+    return all;
 }
 
 int sls_forget_tracking(const int32_t *pids, int32_t npids)

@@ -12,6 +12,7 @@
  * /proc/PID/mem, which may read them.
  */
 #include "capture_int.h"
+#include "engine_tracking.h"
 #include "pagemap_scan.h"
 #include "util.h"
 
@@ -453,12 +454,16 @@ static uint64_t estimate_tree(pid_t pid, int recursive, int depth)
 }
 
 int sls_pagefile_prepare(struct sls_capture_ctx *c, const char *path, const int32_t *pids, int npids,
-                         int recursive)
+                         int recursive, int delta)
 {
     c->page_path = path;
     c->page_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (c->page_fd < 0)
         return CERR(c, errno, "page file %s: %s", path, strerror(errno));
+    uint64_t last = 0;
+    /* recursive: descendants unknown here may be new (and then taken whole): use the full estimate */
+    if (delta && !recursive && sls_trackers_last_bytes(pids, npids, &last))
+        return grow_page_file(c, 2 * last + (2u << 20)); /* short: grows during the stop, still correct */
     uint64_t estimate = 0;
     for (int i = 0; i < npids; i++)
         estimate += estimate_tree(pids[i], recursive, 0);
