@@ -120,9 +120,14 @@ static int connect_control(void)
     return fd;
 }
 
+/* exchange()'s return when watch_restore is set and the process turned out to run from a restored
+ * image while it waited (see sls_checkpoint). */
+#define EXCHANGE_RESTORED 1
+
 /* Sends one request and reads one reply line into reply. Returns 0, or -1 with errno set; a
- * connection that ends before a reply sets ECONNRESET. */
-static int exchange(const char *request, char *reply, size_t len)
+ * connection that ends before a reply sets ECONNRESET. With watch_restore, the wait is cut into
+ * short slices and ends with EXCHANGE_RESTORED as soon as sls_restored() says so. */
+static int exchange(const char *request, char *reply, size_t len, int watch_restore)
 {
     int fd = connect_control();
     if (fd < 0) {
@@ -150,11 +155,21 @@ static int exchange(const char *request, char *reply, size_t len)
             return fail(ETIMEDOUT, "SLS did not answer within %d ms", timeout_ms());
         }
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        int r = poll(&p, 1, (int)(deadline - now));
+        uint64_t slice = deadline - now;
+        if (watch_restore && slice > 100) {
+            slice = 100;
+        }
+        int r = poll(&p, 1, (int)slice);
         if (r < 0 && errno == EINTR) {
             continue;
         }
         if (r <= 0) {
+            /* A restored process may come back waiting here on a connection the engine rebuilt to
+             * the SLS socket, which will never answer this request: notice the restore itself. */
+            if (watch_restore && sls_restored() == 1) {
+                close(fd);
+                return EXCHANGE_RESTORED;
+            }
             continue;
         }
         ssize_t rd = read(fd, reply + got, len - 1 - got);
@@ -202,7 +217,7 @@ static int simple(const char *verb, uint64_t oid)
 {
     char req[64], reply[1024];
     snprintf(req, sizeof req, "%s %llu\n", verb, (unsigned long long)oid);
-    if (exchange(req, reply, sizeof reply) < 0) {
+    if (exchange(req, reply, sizeof reply, 0) < 0) {
         return -1;
     }
     return parse_reply(reply, NULL);
@@ -222,7 +237,7 @@ int sls_checkpoint(uint64_t oid)
 {
     char req[64], reply[1024];
     snprintf(req, sizeof req, "CHECKPOINT %llu\n", (unsigned long long)oid);
-    int rc = exchange(req, reply, sizeof reply);
+    int rc = exchange(req, reply, sizeof reply, 1);
     /* A restored process wakes up in the read above on a connection that no longer exists (the peer was
      * the SLS of the original); whatever the read then reports, the start time tells where we are. */
     int restored = sls_restored();
