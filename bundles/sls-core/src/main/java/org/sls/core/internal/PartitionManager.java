@@ -118,6 +118,8 @@ public class PartitionManager implements PartitionService {
         });
         for (PartitionStore.Entry e : store.load()) {
             Partition p = new Partition(e.spec());
+            p.epochsTaken = e.epochsTaken();
+            p.epochsSkipped = e.epochsSkipped();
             for (int pid : e.pids()) {
                 if (processes.alive(pid)) {
                     p.pids.add(pid);
@@ -137,6 +139,13 @@ public class PartitionManager implements PartitionService {
     @Deactivate
     void deactivate() {
         scheduler.shutdown();
+        synchronized (partitions) {
+            try {
+                store.save(partitions.values()); // keeps the counters across a clean restart
+            } catch (RuntimeException e) {
+                LOG.warn("cannot save partition counters: {}", e.getMessage());
+            }
+        }
     }
 
     // ---- PartitionService ----------------------------------------------------------------------

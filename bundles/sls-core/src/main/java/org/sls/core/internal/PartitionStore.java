@@ -27,8 +27,11 @@ import org.sls.api.PartitionSpec;
  */
 final class PartitionStore {
 
-    /** A partition as persisted. */
-    record Entry(PartitionSpec spec, List<Integer> pids) {
+    /**
+     * A partition as persisted. The counters are written whenever the list is saved (attach, detach,
+     * partadd, partdel and a clean shutdown), not at every checkpoint: after a crash they may lag.
+     */
+    record Entry(PartitionSpec spec, List<Integer> pids, long epochsTaken, long epochsSkipped) {
     }
 
     private final Path file;
@@ -67,7 +70,8 @@ final class PartitionStore {
                     pids.add(Integer.parseInt(s.trim()));
                 }
             }
-            entries.put(oid, new Entry(spec, pids));
+            entries.put(oid, new Entry(spec, pids, Long.parseLong(p.getProperty(prefix + "epochsTaken", "0")),
+                    Long.parseLong(p.getProperty(prefix + "epochsSkipped", "0"))));
         }
         return List.copyOf(entries.values());
     }
@@ -80,6 +84,8 @@ final class PartitionStore {
             p.setProperty(prefix + "mode", part.spec.mode().strategyName());
             p.setProperty(prefix + "period", Long.toString(part.spec.periodMs()));
             p.setProperty(prefix + "pids", String.join(",", part.pids.stream().map(String::valueOf).toList()));
+            p.setProperty(prefix + "epochsTaken", Long.toString(part.epochsTaken));
+            p.setProperty(prefix + "epochsSkipped", Long.toString(part.epochsSkipped));
         }
         try {
             Files.createDirectories(file.getParent());

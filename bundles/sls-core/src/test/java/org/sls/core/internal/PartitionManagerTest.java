@@ -150,6 +150,7 @@ class PartitionManagerTest {
         m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
         m.partadd(new PartitionSpec(5, "memory", CaptureMode.DELTA, 250));
         m.attach(3, pid);
+        m.checkpoint(3, false);
         m.deactivate();
         managers.remove(m);
 
@@ -157,6 +158,7 @@ class PartitionManagerTest {
         List<PartitionInfo> parts = again.partitions();
         assertEquals(2, parts.size());
         assertEquals(List.of(pid), parts.get(0).pids());
+        assertEquals(1, parts.get(0).epochsTaken(), "counters survive a clean restart");
         assertEquals(new PartitionSpec(5, "memory", CaptureMode.DELTA, 250), parts.get(1).spec());
         assertEquals(PartitionState.BACKEND_UNAVAILABLE, parts.get(0).state(), "backend not bound yet");
     }
