@@ -347,8 +347,16 @@ public class PartitionManager implements PartitionService {
             try (EpochWriter writer = backend.beginEpoch(p.oid(), epoch)) {
                 CaptureOutcome outcome = strategy.capture(
                         new CaptureRequest(p.oid(), pids, recursive, writer.pageFile(), p.lastEpoch), e);
-                EpochInfo info = writer.commit(new EpochRecord(p.oid(), epoch, p.spec.mode(), outcome.parentEpoch(),
-                        outcome.stopNanos(), outcome.image()));
+                EpochInfo info;
+                try {
+                    info = writer.commit(new EpochRecord(p.oid(), epoch, p.spec.mode(), outcome.parentEpoch(),
+                            outcome.stopNanos(), outcome.image()));
+                } catch (RuntimeException ex) {
+                    // The pages captured were not stored: a delta strategy's dirty tracking has already
+                    // moved past them, so the next epoch must be taken whole.
+                    strategy.forget(p.oid());
+                    throw ex;
+                }
                 p.lastEpoch = info.epoch();
                 p.epochsTaken++;
                 p.lastStopNanos = outcome.stopNanos();

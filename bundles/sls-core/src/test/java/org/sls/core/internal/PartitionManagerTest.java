@@ -322,4 +322,60 @@ class PartitionManagerTest {
         assertEquals(List.of("store: metadata slot 1: checksum mismatch"), m.verify(-1));
         assertEquals(List.of(), m.verify(3), "store-wide damage is not a partition's");
     }
+
+    @Test
+    void aCheckpointThatCannotBeStoredMakesTheStrategyForgetItsTracking() throws IOException {
+        java.util.concurrent.atomic.AtomicInteger forgotten = new java.util.concurrent.atomic.AtomicInteger();
+        CaptureStrategy delta = new CaptureStrategy() {
+            @Override
+            public String name() {
+                return "delta";
+            }
+
+            @Override
+            public org.sls.api.spi.CaptureOutcome capture(org.sls.api.spi.CaptureRequest r, org.sls.api.engine.CheckpointEngine e) {
+                return full.capture(r, e);
+            }
+
+            @Override
+            public void forget(long oid) {
+                forgotten.incrementAndGet();
+            }
+        };
+        Fakes.Backend refusing = new Fakes.Backend(tmp) {
+            @Override
+            public org.sls.api.spi.EpochWriter beginEpoch(long oid, long epoch) {
+                org.sls.api.spi.EpochWriter w = super.beginEpoch(oid, epoch);
+                return new org.sls.api.spi.EpochWriter() {
+                    @Override
+                    public Path pageFile() {
+                        return w.pageFile();
+                    }
+
+                    @Override
+                    public org.sls.api.EpochInfo commit(org.sls.api.spi.EpochRecord record) {
+                        throw new SlsException("store full");
+                    }
+
+                    @Override
+                    public void abort() {
+                        w.abort();
+                    }
+
+                    @Override
+                    public void close() {
+                        w.close();
+                    }
+                };
+            }
+        };
+        PartitionManager m = manager(false, true);
+        m.bindBackend(refusing, Map.of("sls.backend", "memory"));
+        m.bindStrategy(delta, Map.of("sls.capture", "delta"));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.DELTA, 0));
+        m.attach(3, sleeper());
+        assertEquals("store full", assertThrows(SlsException.class, () -> m.checkpoint(3, false)).getMessage());
+        assertEquals(1, forgotten.get());
+        assertEquals(0, m.partition(3).epochsTaken());
+    }
 }
