@@ -184,14 +184,17 @@ int rst_set_registers(struct rst_ctx *c, struct rst_proc *p)
 void rst_detach(struct rst_ctx *c, struct rst_proc *p)
 {
     (void)c;
+    /* A process captured in a group stop goes back into it. The SIGSTOP is queued while every thread
+     * is still held under ptrace, so it is taken on the way back to user mode: sent after the detach,
+     * the process ran for a moment first (and could act, or exit, in that window). */
+    if (p->proc->flags & SLS_PROC_STOPPED)
+        kill(p->new_pid, SIGSTOP);
     for (int i = 0; i < p->nthreads; i++) {
         if (!p->threads[i].traced)
             continue;
         ptrace(PTRACE_DETACH, p->threads[i].new_tid, 0, 0);
         p->threads[i].traced = 0;
     }
-    if (p->proc->flags & SLS_PROC_STOPPED)
-        kill(p->new_pid, SIGSTOP);
 }
 
 void rst_kill(struct rst_ctx *c, struct rst_proc *p)
