@@ -113,12 +113,12 @@ static void hash_chunk(struct sls_tracker *t, const struct trk_vma *v, uint64_t 
     size_t first_page[IOV_MAX];
     size_t nruns = 0;
     for (size_t i = 0; i < n;) {
-        if (!(pm[i] & (SLS_PM_PRESENT | SLS_PM_SWAPPED))) {
+        if (!(pm[i] & (PM_PRESENT | PM_SWAPPED))) {
             h[i++] = t->zero_hash;
             continue;
         }
         size_t j = i + 1;
-        while (j < n && (pm[j] & (SLS_PM_PRESENT | SLS_PM_SWAPPED)))
+        while (j < n && (pm[j] & (PM_PRESENT | PM_SWAPPED)))
             j++;
         remote[nruns] = (struct iovec){ (void *)(uintptr_t)(at + i * TRK_PAGE), (j - i) * TRK_PAGE };
         first_page[nruns++] = i;
@@ -159,7 +159,7 @@ static void hash_chunk(struct sls_tracker *t, const struct trk_vma *v, uint64_t 
     /* pages past an IOV_MAX cut-off: hash them one run at a time */
     size_t tail = nruns ? first_page[nruns - 1] + remote[nruns - 1].iov_len / TRK_PAGE : n;
     for (size_t i = tail; i < n; i++) {
-        if (!(pm[i] & (SLS_PM_PRESENT | SLS_PM_SWAPPED)))
+        if (!(pm[i] & (PM_PRESENT | PM_SWAPPED)))
             h[i] = t->zero_hash;
         else
             h[i] = read_mem(t, at + i * TRK_PAGE, t->buf, TRK_PAGE) == 0 ? page_hash(t->buf) : 0;

@@ -42,7 +42,7 @@ int trk_softdirty_available(void)
         close(fd);
     }
     munmap(pg, TRK_PAGE);
-    return (e & SLS_PM_PRESENT) && (e & SLS_PM_SOFTDIRTY);
+    return (e & PM_PRESENT) && (e & PM_SOFTDIRTY);
 }
 
 int trk_softdirty_open(struct sls_tracker *t, char *err, size_t errlen)
@@ -79,13 +79,13 @@ int trk_softdirty_vma(struct trk_collect *c, const struct trk_vma *v)
         for (size_t i = 0; !rc && i < n; i++) {
             uint64_t a = at + i * TRK_PAGE;
             size_t idx = (a - v->start) / TRK_PAGE;
-            int now = (pm[i] & (SLS_PM_PRESENT | SLS_PM_SWAPPED)) != 0;
+            int now = (pm[i] & (PM_PRESENT | PM_SWAPPED)) != 0;
             if (now)
                 present[idx / 64] |= 1ull << (idx % 64);
             if (a < w.lo || a >= w.hi)
                 continue; /* reported whole already */
             int was = anchor->present && bit(anchor->present, (a - anchor->start) / TRK_PAGE);
-            if ((pm[i] & SLS_PM_SOFTDIRTY) || (was && !now))
+            if ((pm[i] & PM_SOFTDIRTY) || (was && !now))
                 rc = trk_report_dirty(c, &w, a, a + TRK_PAGE);
         }
         at += n * TRK_PAGE;
