@@ -46,6 +46,7 @@
 #include "sls_image.h"
 #include "sls_test.h"
 #include "slsnative.h"
+#include "proc_wait.h"
 
 #define REDIS_SERVER "/usr/bin/redis-server"
 #define PYTHON3 "/usr/bin/python3"
@@ -64,19 +65,6 @@ struct app {
     int npairs;
     char err[512];
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 static int app_setup(struct app *a)
 {
@@ -111,30 +99,6 @@ static pid_t app_start(struct app *a, char *const argv[])
     return pid;
 }
 
-static int count_lines(const char *file, const char *prefix)
-{
-    FILE *f = fopen(file, "r");
-    if (!f)
-        return 0;
-    char line[512];
-    int n = 0;
-    while (fgets(line, sizeof(line), f))
-        n += !strncmp(line, prefix, strlen(prefix));
-    fclose(f);
-    return n;
-}
-
-static int wait_lines(const char *file, const char *prefix, int n, double timeout_s)
-{
-    double end = now_s() + timeout_s;
-    while (now_s() < end) {
-        if (count_lines(file, prefix) >= n)
-            return 1;
-        sleep_ms(5);
-    }
-    return 0;
-}
-
 /* The last line of file starting with prefix (empty if none). */
 static void last_line(const char *file, const char *prefix, char *out, size_t len)
 {
@@ -147,18 +111,6 @@ static void last_line(const char *file, const char *prefix, char *out, size_t le
         if (!strncmp(line, prefix, strlen(prefix)))
             snprintf(out, len, "%.*s", (int)strcspn(line, "\n"), line);
     fclose(f);
-}
-
-static int alive(pid_t pid)
-{
-    char path[64], state = 0;
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    int ok = fscanf(f, "%*d %*s %c", &state) == 1;
-    fclose(f);
-    return ok && state != 'Z' && state != 'X';
 }
 
 /* Any process, zombies included, in process group pgid. */

@@ -22,6 +22,7 @@
 #include "sls_image.h"
 #include "sls_test.h"
 #include "slsnative.h"
+#include "proc_wait.h"
 
 static char build_dir[PATH_MAX / 2];  /* .../native/build */
 static char seed_path[PATH_MAX];
@@ -38,19 +39,6 @@ struct run {
     int npairs;
     char err[512];
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 static int setup(struct run *r)
 {
@@ -87,30 +75,6 @@ static pid_t start_prog(struct run *r, const char *name, const char *arg)
 }
 
 /* Number of lines in the results file starting with prefix. */
-static int count_lines(const char *file, const char *prefix)
-{
-    FILE *f = fopen(file, "r");
-    if (!f)
-        return 0;
-    char line[512];
-    int n = 0;
-    while (fgets(line, sizeof(line), f))
-        n += !strncmp(line, prefix, strlen(prefix));
-    fclose(f);
-    return n;
-}
-
-static int wait_lines(const char *file, const char *prefix, int n, double timeout_s)
-{
-    double end = now_s() + timeout_s;
-    while (now_s() < end) {
-        if (count_lines(file, prefix) >= n)
-            return 1;
-        sleep_ms(5);
-    }
-    return 0;
-}
-
 static void first_line(const char *file, const char *prefix, char *out, size_t len)
 {
     FILE *f = fopen(file, "r");
@@ -124,18 +88,6 @@ static void first_line(const char *file, const char *prefix, char *out, size_t l
             break;
         }
     fclose(f);
-}
-
-static int alive(pid_t pid)
-{
-    char path[64], state = 0;
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    int ok = fscanf(f, "%*d %*s %c", &state) == 1;
-    fclose(f);
-    return ok && state != 'Z' && state != 'X';
 }
 
 static int wait_gone(pid_t pid, double timeout_s)
