@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLS_ABI_VERSION 2
+#define SLS_ABI_VERSION 3
 
 int sls_abi_version(void);
 const char *sls_version(void);
@@ -50,6 +50,19 @@ int sls_probe(char *buf, size_t len, char *err, size_t errlen);
 #define SLS_CAPTURE_TRACK_DIGEST    3
 #define SLS_CAPTURE_TRACK(mode)     (((mode) & 0xf) << 8)
 #define SLS_CAPTURE_TRACK_MASK      0xf00
+/*
+ * Shadowing (with SLS_CAPTURE_DELTA, uffd tracking only): the pages of the epoch are not copied
+ * while the processes are stopped. At the freeze the pages to take are write-protected with a
+ * synchronous userfaultfd held by the engine, the processes are thawed at once, and the engine copies
+ * those pages while they run; a write to a page not yet copied faults to the engine, which copies it
+ * first and then lets the write proceed (user-space copy-on-write). The same faults are the dirty
+ * tracking for the next epoch. sls_capture returns when every page is in the page file; stop_ns is
+ * the stop only, total_ns the whole call. If the engine dies mid-copy its uffd closes and the kernel
+ * drops every protection: the processes keep running. A tracker keeps the way it was opened (async
+ * or synchronous): asking for shadowing on a process tracked without it (or the reverse) starts its
+ * tracking over with a complete capture.
+ */
+#define SLS_CAPTURE_SHADOW          0x1000
 
 struct sls_capture_stats {
     uint64_t stop_ns;    /* first freeze to last thaw */
@@ -59,6 +72,9 @@ struct sls_capture_stats {
     uint32_t delta;       /* 1: the pages are relative to the previous delta capture; 0: complete */
     int32_t track_mode;   /* SLS_CAPTURE_TRACK_* of the first process's tracker; -1 without DELTA */
     uint64_t dirty_pages; /* delta: pages the trackers reported written (before zero/absent split) */
+    uint64_t total_ns;    /* the whole call: first freeze to page file complete */
+    uint32_t shadowed;    /* 1: pages were copied after the thaw (SLS_CAPTURE_SHADOW took effect) */
+    uint32_t shadow_faults; /* writes that faulted to the engine for a page not yet copied */
 };
 
 /*

@@ -166,8 +166,10 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
         *err = 0;
     if (!pids || npids <= 0 || !page_path || !image_path)
         return sls_errf(err, errlen, EINVAL, "sls_capture: no processes, page file or image file given");
-    if (flags & ~(SLS_CAPTURE_RECURSIVE | SLS_CAPTURE_DELTA | SLS_CAPTURE_TRACK_MASK))
+    if (flags & ~(SLS_CAPTURE_RECURSIVE | SLS_CAPTURE_DELTA | SLS_CAPTURE_TRACK_MASK | SLS_CAPTURE_SHADOW))
         return sls_errf(err, errlen, EINVAL, "sls_capture: unknown flags %#x", flags);
+    if (flags & SLS_CAPTURE_SHADOW)
+        return sls_errf(err, errlen, EOPNOTSUPP, "sls_capture: shadowing (synchronous userfaultfd copy-on-write) is not built yet");
     int track_mode = (flags & SLS_CAPTURE_TRACK_MASK) >> 8;
     if ((flags & SLS_CAPTURE_TRACK_MASK) && !(flags & SLS_CAPTURE_DELTA))
         return sls_errf(err, errlen, EINVAL, "sls_capture: a tracking mechanism was given without SLS_CAPTURE_DELTA");
@@ -223,6 +225,9 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
         stats->delta = (uint32_t)ds.delta;
         stats->track_mode = ds.first_mode;
         stats->dirty_pages = ds.dirty_pages;
+        stats->total_ns = sls_now_ns(CLOCK_MONOTONIC) - started;
+        stats->shadowed = 0;
+        stats->shadow_faults = 0;
     }
     delta_free(&ds, nprocs);
     for (size_t i = 0; bufs && i < nprocs; i++)

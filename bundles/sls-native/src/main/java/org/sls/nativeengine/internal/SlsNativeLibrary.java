@@ -12,7 +12,7 @@ import java.util.Map;
 public interface SlsNativeLibrary extends Library {
 
     /** The ABI this interface was written for; {@link #sls_abi_version()} must return the same. */
-    int SLS_ABI_VERSION = 2;
+    int SLS_ABI_VERSION = 3;
 
     int SLS_CAPTURE_RECURSIVE = 0x1;
     int SLS_CAPTURE_DELTA = 0x2;
@@ -20,6 +20,8 @@ public interface SlsNativeLibrary extends Library {
     int SLS_CAPTURE_TRACK_SOFTDIRTY = 1;
     int SLS_CAPTURE_TRACK_UFFD = 2;
     int SLS_CAPTURE_TRACK_DIGEST = 3;
+    /** Copy the epoch's pages after the thaw under synchronous userfaultfd write-protect. */
+    int SLS_CAPTURE_SHADOW = 0x1000;
 
     /** SLS_CAPTURE_TRACK(mode): the tracking mechanism in bits 8-11 of the capture flags. */
     static int captureTrack(int mode) {
