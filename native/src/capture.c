@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,18 +21,70 @@ int sls_main_injector(struct sls_capture_ctx *c, struct sls_frozen_proc *p, stru
     return sls_frozen_injector(&p->threads[0], out, c->err, c->errlen);
 }
 
+/* ---- phase statistics (capture_phases.h) ---------------------------------------------------- */
+
+static const char *const phase_names[SLS_PH_N] = {
+    "prepare", "preread", "precopy", "freeze", "track", "proc", "threads", "signals", "maps",
+    "memory", "fds", "copy", "thaw", "finish",
+};
+
+static __thread struct sls_capture_phases last_phases;
+
+const char *sls_capture_phase_name(int phase)
+{
+    return phase >= 0 && phase < SLS_PH_N ? phase_names[phase] : "?";
+}
+
+void sls_capture_last_phases(struct sls_capture_phases *out)
+{
+    *out = last_phases;
+}
+
+uint64_t sls_phase_mark(struct sls_capture_ctx *c, int phase, uint64_t since)
+{
+    uint64_t now = sls_now_ns(CLOCK_MONOTONIC);
+    c->ph.ns[phase] += now - since;
+    return now;
+}
+
+static void phases_publish(const struct sls_capture_phases *ph)
+{
+    last_phases = *ph;
+    const char *env = getenv("SLS_CAPTURE_PHASES");
+    if (!env || strcmp(env, "1") != 0)
+        return;
+    char line[768];
+    int n = snprintf(line, sizeof(line), "sls_capture phases (us):");
+    for (int i = 0; i < SLS_PH_N && n > 0 && (size_t)n < sizeof(line); i++)
+        n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%.1f", phase_names[i], ph->ns[i] / 1e3);
+    if (n > 0 && (size_t)n < sizeof(line))
+        snprintf(line + n, sizeof(line) - (size_t)n, " | stop=%.1f injected=%u precopy_bytes=%lu stop_bytes=%lu "
+                 "maps_reused=%u\n", ph->stop_ns / 1e3, ph->injected, (unsigned long)ph->precopy_bytes,
+                 (unsigned long)ph->stop_bytes, ph->maps_reused);
+    fputs(line, stderr);
+}
+
 static int capture_process(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struct sls_imgbuf *b)
 {
     sls_imgbuf_record_begin(b, p->pid, c->fz.started_realtime_ns);
+    uint64_t t = sls_now_ns(CLOCK_MONOTONIC);
     int rc = sls_capture_proc(c, p, b);
+    t = sls_phase_mark(c, SLS_PH_PROC, t);
     if (!rc)
         rc = sls_capture_threads(c, p, b);
+    t = sls_phase_mark(c, SLS_PH_THREADS, t);
     if (!rc)
         rc = sls_capture_signals(c, p, b);
+    t = sls_phase_mark(c, SLS_PH_SIGNALS, t);
+    uint64_t maps0 = c->ph.ns[SLS_PH_MAPS];
     if (!rc)
-        rc = sls_capture_memory(c, p, b);
+        rc = sls_capture_memory(c, p, b); /* marks SLS_PH_MAPS itself */
+    uint64_t now = sls_now_ns(CLOCK_MONOTONIC);
+    c->ph.ns[SLS_PH_MEMORY] += now - t - (c->ph.ns[SLS_PH_MAPS] - maps0);
+    t = now;
     if (!rc)
         rc = sls_capture_fds(c, p, b);
+    sls_phase_mark(c, SLS_PH_FDS, t);
     if (!rc && b->oom)
         rc = CERR(c, ENOMEM, "pid %d: out of memory building its image record", p->pid);
     return rc;
@@ -182,8 +235,10 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     c.err = err;
     c.errlen = errlen;
     c.page_fd = -1;
+    uint64_t t = sls_now_ns(CLOCK_MONOTONIC);
     int rc = sls_pagefile_prepare(&c, page_path, pids, npids, flags & SLS_CAPTURE_RECURSIVE,
                                   (flags & SLS_CAPTURE_DELTA) != 0);
+    t = sls_phase_mark(&c, SLS_PH_PREPARE, t);
     if (!rc)
         rc = sls_freeze(&c.fz, pids, npids, flags & SLS_CAPTURE_RECURSIVE, err, errlen);
     if (rc) {
@@ -192,22 +247,31 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     }
     size_t nprocs = c.fz.nprocs, nthreads = 0;
     uint64_t started = c.fz.started_ns;
+    uint32_t injected0 = sls_inject_count();
+    t = sls_phase_mark(&c, SLS_PH_FREEZE, started);
     struct sls_imgbuf *bufs = calloc(nprocs, sizeof(*bufs));
     struct delta_state ds = { 0 };
     if (!bufs)
         rc = CERR(&c, ENOMEM, "out of memory");
     if (!rc && (flags & SLS_CAPTURE_DELTA))
         rc = delta_begin(&c, &ds, track_mode);
+    t = sls_phase_mark(&c, SLS_PH_TRACK, t);
     for (size_t i = 0; i < nprocs && !rc; i++) {
         c.delta = ds.delta ? &ds.d[i] : NULL;
         rc = capture_process(&c, &c.fz.procs[i], &bufs[i]);
         nthreads += c.fz.procs[i].nthreads;
     }
     c.delta = NULL;
+    t = sls_now_ns(CLOCK_MONOTONIC);
     if (!rc)
         rc = sls_copy_pages(&c);
+    t = sls_phase_mark(&c, SLS_PH_COPY, t);
+    c.ph.stop_bytes = c.copy_end;
+    c.ph.injected = sls_inject_count() - injected0;
     int trc = sls_thaw(&c.fz, rc ? NULL : err, errlen);
-    uint64_t stop_ns = sls_now_ns(CLOCK_MONOTONIC) - started;
+    t = sls_phase_mark(&c, SLS_PH_THAW, t);
+    uint64_t stop_ns = t - started;
+    c.ph.stop_ns = stop_ns;
     if (!rc)
         rc = trc;
     int frc = sls_pagefile_finish(&c);
@@ -217,6 +281,7 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
         rc = write_image(&c, bufs, nprocs, image_path);
     if (ds.t)
         delta_end(&ds, nprocs, rc != 0, c.copy_end);
+    sls_phase_mark(&c, SLS_PH_FINISH, t);
     if (!rc && stats) {
         stats->stop_ns = stop_ns;
         stats->page_bytes = c.page_bytes;
@@ -229,6 +294,7 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
         stats->shadowed = 0;
         stats->shadow_faults = 0;
     }
+    phases_publish(&c.ph);
     delta_free(&ds, nprocs);
     for (size_t i = 0; bufs && i < nprocs; i++)
         sls_imgbuf_free(&bufs[i]);

@@ -7,6 +7,7 @@
 #ifndef SLS_CAPTURE_INT_H
 #define SLS_CAPTURE_INT_H
 
+#include "capture_phases.h"
 #include "freeze.h"
 #include "imgbuf.h"
 #include "sls_image.h"
@@ -48,6 +49,7 @@ struct sls_capture_ctx {
      * page). copy_end: end of the last run that is really copied; zero runs after it stay holes. */
     const struct sls_track_delta *delta;
     uint64_t copy_end;
+    struct sls_capture_phases ph; /* where the time goes (capture_phases.h) */
 };
 
 /* proc.c: the PROC and RLIMIT entries. */
@@ -77,6 +79,9 @@ int sls_capture_fds(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struct
 
 /* capture.c: the injector of the process's main thread (for process-wide calls). */
 int sls_main_injector(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struct sls_injector **out);
+
+/* capture.c: adds the time since `since` to phase and returns now (the next phase's start). */
+uint64_t sls_phase_mark(struct sls_capture_ctx *c, int phase, uint64_t since);
 
 #define CERR(c, code, ...) sls_errf((c)->err, (c)->errlen, (code), __VA_ARGS__)
 

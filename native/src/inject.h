@@ -57,6 +57,9 @@ int sls_injector_close(struct sls_injector *inj, char *err, size_t errlen);
 /* One-shot form: open + call + close. */
 int sls_inject_syscall(pid_t tid, long nr, const long args[6], long *ret, char *err, size_t errlen);
 
+/* The number of syscalls this thread has injected so far (for the capture's phase statistics). */
+uint32_t sls_inject_count(void);
+
 /* Finds a `syscall` instruction in pid's [vdso]; returns its address or 0. */
 uint64_t sls_find_syscall_gadget(pid_t pid);
 
