@@ -156,7 +156,10 @@ static int delta_begin(struct sls_capture_ctx *c, struct delta_state *ds, int tr
         return CERR(c, ENOMEM, "out of memory");
     int all = 1;
     for (size_t i = 0; i < n; i++) {
-        struct sls_tracker *t = sls_trackers_take(c->fz.procs[i].pid);
+        struct sls_preread *pre = sls_preread_of(c, c->fz.procs[i].pid);
+        struct sls_tracker *t = pre && pre->t ? pre->t : sls_trackers_take(c->fz.procs[i].pid);
+        if (pre)
+            pre->t = NULL; /* the freeze has it now */
         if (t) {
             char why[256];
             if (sls_track_collect(t, &ds->d[i], 0, why, sizeof(why)) < 0) {
@@ -176,8 +179,18 @@ static int delta_begin(struct sls_capture_ctx *c, struct delta_state *ds, int tr
             return rc;
     }
     ds->delta = all;
-    for (size_t i = 0; i < n; i++)
-        ds->dirty_pages += all ? ds->d[i].dirty_pages : 0;
+    for (size_t i = 0; i < n && all; i++) {
+        struct sls_preread *pre = sls_preread_of(c, c->fz.procs[i].pid);
+        ds->dirty_pages += ds->d[i].dirty_pages + (pre && pre->precopied ? pre->d1.dirty_pages : 0);
+    }
+    if (!all) {
+        /* complete after all: what was pre-copied is not used, the page file starts over */
+        for (size_t i = 0; i < c->npre; i++)
+            c->pre[i].precopied = 0;
+        c->ncopies = c->copies_done = 0;
+        c->page_bytes = c->copy_end = 0;
+        c->ph.precopy_bytes = 0;
+    }
     if (n && ds->t[0])
         ds->first_mode = sls_track_mode(ds->t[0]);
     return 0;
@@ -239,10 +252,16 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     int rc = sls_pagefile_prepare(&c, page_path, pids, npids, flags & SLS_CAPTURE_RECURSIVE,
                                   (flags & SLS_CAPTURE_DELTA) != 0);
     t = sls_phase_mark(&c, SLS_PH_PREPARE, t);
+    if (!rc) {
+        sls_preread_all(&c, pids, npids, flags & SLS_CAPTURE_RECURSIVE, (flags & SLS_CAPTURE_DELTA) != 0);
+        t = sls_now_ns(CLOCK_MONOTONIC); /* preread_all marks its own phases */
+    }
     if (!rc)
         rc = sls_freeze(&c.fz, pids, npids, flags & SLS_CAPTURE_RECURSIVE, err, errlen);
     if (rc) {
         sls_pagefile_finish(&c);
+        sls_preread_free(&c);
+        free(c.copies);
         return rc;
     }
     size_t nprocs = c.fz.nprocs, nthreads = 0;
@@ -264,9 +283,9 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     c.delta = NULL;
     t = sls_now_ns(CLOCK_MONOTONIC);
     if (!rc)
-        rc = sls_copy_pages(&c);
+        rc = sls_copy_pages(&c, 0);
     t = sls_phase_mark(&c, SLS_PH_COPY, t);
-    c.ph.stop_bytes = c.copy_end;
+    c.ph.stop_bytes = c.copy_end - c.ph.precopy_bytes;
     c.ph.injected = sls_inject_count() - injected0;
     int trc = sls_thaw(&c.fz, rc ? NULL : err, errlen);
     t = sls_phase_mark(&c, SLS_PH_THAW, t);
@@ -281,6 +300,7 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
         rc = write_image(&c, bufs, nprocs, image_path);
     if (ds.t)
         delta_end(&ds, nprocs, rc != 0, c.copy_end);
+    sls_preread_free(&c);
     sls_phase_mark(&c, SLS_PH_FINISH, t);
     if (!rc && stats) {
         stats->stop_ns = stop_ns;

@@ -69,7 +69,7 @@ static int add_copy(struct sls_capture_ctx *c, pid_t pid, uint64_t addr, uint64_
         c->copies_cap = nc;
     }
     rl->runs[rl->n++] = (struct sls_img_pagerun){ addr, len / PAGE, c->page_bytes };
-    c->copies[c->ncopies++] = (struct sls_page_copy){ pid, addr, len, c->page_bytes, readable };
+    c->copies[c->ncopies++] = (struct sls_page_copy){ pid, addr, len, c->page_bytes, readable, 0 };
     c->page_bytes += len;
     c->copy_end = c->page_bytes;
     return 0;
@@ -248,6 +248,8 @@ static int plan_delta_private(struct sls_capture_ctx *c, pid_t pid, struct scan 
         if (pick < 0 || l[pick]->v[i[pick]].start >= ve)
             return 0;
         const struct sls_track_range *r = &l[pick]->v[i[pick]++];
+        if (c->precopy_pass && r->reason == SLS_TRACK_WHOLE_UNTRACKED)
+            continue; /* reported whole again at the freeze: copying it now would be wasted */
         uint64_t s = r->start > vs ? r->start : vs, e = r->end < ve ? r->end : ve;
         /* Untracked regions (reported whole every epoch: huge reservations, regions that refuse
          * registration) get no zero runs: they are often large and mostly absent, and zero-filling
@@ -325,21 +327,88 @@ static int plan_object_backed(struct sls_capture_ctx *c, pid_t pid, struct scan 
     return rc;
 }
 
+/* Regions whose pages a delta takes from the tracker's report (the others are taken whole). */
+static int delta_planned(const struct sls_img_vma *m)
+{
+    return !(m->flags & SLS_VMA_SHARED) && (m->kind == SLS_VMA_FILE || m->kind == SLS_VMA_ANON ||
+                                            m->kind == SLS_VMA_HEAP || m->kind == SLS_VMA_STACK);
+}
+
+static int open_scan(struct sls_capture_ctx *c, pid_t pid, struct scan *sc)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+    *sc = (struct scan){ .pagemap_fd = open(path, O_RDONLY | O_CLOEXEC), .use_scan_ioctl = 1 };
+    if (sc->pagemap_fd < 0)
+        return CERR(c, errno, "pid %d: cannot open %s: %s", pid, path, strerror(errno));
+    return 0;
+}
+
+int sls_plan_precopy(struct sls_capture_ctx *c, struct sls_preread *pre)
+{
+    struct scan sc;
+    int rc = open_scan(c, pre->pid, &sc);
+    if (rc)
+        return rc;
+    struct run_list rl = { 0 };
+    const struct sls_track_delta *saved = c->delta;
+    c->delta = &pre->d1;
+    c->precopy_pass = 1;
+    for (size_t i = 0; i < pre->nvmas && !rc; i++) {
+        const struct sls_img_vma *m = &pre->vmas[i].img;
+        if (delta_planned(m))
+            rc = plan_delta_private(c, pre->pid, &sc, m->start, m->end, m->kind == SLS_VMA_FILE,
+                                    (m->prot & PROT_READ) != 0, &rl);
+    }
+    c->precopy_pass = 0;
+    c->delta = saved;
+    close(sc.pagemap_fd);
+    if (rc) {
+        free(rl.runs);
+        return rc;
+    }
+    pre->runs = rl.runs;
+    pre->nruns = rl.n;
+    pre->runs_cap = rl.cap;
+    return 0;
+}
+
 int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struct sls_imgbuf *b)
 {
     struct sls_vma *v;
     size_t n;
     uint64_t t = sls_now_ns(CLOCK_MONOTONIC);
-    int rc = sls_read_vmas(c, p->pid, &v, &n);
+    struct sls_preread *pre = sls_preread_of(c, p->pid);
+    int rc = 0;
+    if (pre && pre->vmas && sls_maps_unchanged(p->pid, pre->maps_text)) {
+        v = pre->vmas; /* the early read is the map at the freeze */
+        n = pre->nvmas;
+        pre->vmas = NULL;
+        pre->nvmas = 0;
+        c->ph.maps_reused++;
+    } else {
+        rc = sls_read_vmas(c, p->pid, &v, &n, NULL);
+    }
     sls_phase_mark(c, SLS_PH_MAPS, t); /* its own phase; capture.c counts the rest as memory */
     if (rc)
         return rc;
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/pagemap", p->pid);
-    struct scan sc = { .pagemap_fd = open(path, O_RDONLY | O_CLOEXEC), .use_scan_ioctl = 1 };
-    if (sc.pagemap_fd < 0) {
+    struct scan sc;
+    unsigned char *keep = calloc(n ? n : 1, 1);
+    rc = keep ? open_scan(c, p->pid, &sc) : CERR(c, ENOMEM, "pid %d: out of memory", p->pid);
+    if (rc) {
+        free(keep);
         sls_free_vmas(v, n);
-        return CERR(c, errno, "pid %d: cannot open %s: %s", p->pid, path, strerror(errno));
+        return rc;
+    }
+    /* a pre-copied process: what could not be read while it ran is taken now, with d2 */
+    const struct sls_track_delta *saved = c->delta;
+    int merge = c->delta && pre && pre->precopied;
+    struct sls_track_delta both = { 0 };
+    if (merge && pre->failed.n) {
+        rc = sls_delta_with_dirty(&both, c->delta, &pre->failed);
+        if (rc)
+            rc = CERR(c, -rc, "pid %d: out of memory", p->pid);
+        c->delta = &both;
     }
     struct run_list rl = { 0 };
     for (size_t i = 0; i < n && !rc; i++) {
@@ -348,8 +417,8 @@ int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, str
         int shared = (m->flags & SLS_VMA_SHARED) != 0;
         int readable = (m->prot & PROT_READ) != 0;
         struct emit_copy_arg ea = { c, p->pid, readable, &rl, 0, 0 };
-        if (c->delta && !shared && (m->kind == SLS_VMA_FILE || m->kind == SLS_VMA_ANON ||
-                                    m->kind == SLS_VMA_HEAP || m->kind == SLS_VMA_STACK)) {
+        if (c->delta && delta_planned(m)) {
+            keep[i] = 1;
             rc = plan_delta_private(c, p->pid, &sc, m->start, m->end, m->kind == SLS_VMA_FILE,
                                     readable, &rl);
             continue;
@@ -376,7 +445,12 @@ int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, str
             break;
         }
     }
+    if (!rc && merge)
+        rc = sls_precopy_merge(c, pre, v, keep, n, c->delta, &rl.runs, &rl.n, &rl.cap);
+    c->delta = saved;
+    sls_track_delta_free(&both);
     close(sc.pagemap_fd);
+    free(keep);
     sls_free_vmas(v, n);
     if (!rc && rl.n)
         sls_imgbuf_entry(b, SLS_TAG_PAGERUN, rl.runs, rl.n * sizeof(rl.runs[0]), NULL, 0);
@@ -518,9 +592,9 @@ int sls_pagefile_finish(struct sls_capture_ctx *c)
     return rc;
 }
 
-int sls_copy_pages(struct sls_capture_ctx *c)
+int sls_copy_pages(struct sls_capture_ctx *c, int running)
 {
-    if (c->copy_end == 0)
+    if (c->copy_end == 0 || c->copies_done == c->ncopies)
         return 0;
     int rc = grow_page_file(c, c->copy_end);
     if (rc)
@@ -529,7 +603,7 @@ int sls_copy_pages(struct sls_capture_ctx *c)
     int memfd = -1;
     pid_t mem_pid = 0;
     struct iovec remote[IOV_MAX];
-    for (size_t i = 0; i < c->ncopies && !rc;) {
+    for (size_t i = c->copies_done; i < c->ncopies && !rc;) {
         struct sls_page_copy *first = &c->copies[i];
         if (memfd >= 0 && mem_pid != first->pid) {
             close(memfd);
@@ -538,6 +612,10 @@ int sls_copy_pages(struct sls_capture_ctx *c)
         mem_pid = first->pid;
         if (!first->readable) {
             rc = read_mem(c, first->pid, &memfd, first->addr, first->len, dst + first->offset);
+            if (rc && running) {
+                first->failed = 1; /* unmapped meanwhile, most likely: the freeze looks again */
+                rc = 0;
+            }
             i++;
             continue;
         }
@@ -569,6 +647,10 @@ int sls_copy_pages(struct sls_capture_ctx *c)
                 uint64_t skip = (uint64_t)got > done ? (uint64_t)got - done : 0;
                 rc = read_mem(c, cp->pid, &memfd, cp->addr + skip, cp->len - skip,
                               dst + cp->offset + skip);
+                if (rc && running) {
+                    cp->failed = 1;
+                    rc = 0;
+                }
                 done += cp->len;
             }
         }
@@ -576,5 +658,9 @@ int sls_copy_pages(struct sls_capture_ctx *c)
     }
     if (memfd >= 0)
         close(memfd);
+    if (running && c->err && c->errlen)
+        *c->err = 0; /* a failed pre-copy read is no error of the capture */
+    if (!rc)
+        c->copies_done = c->ncopies;
     return rc;
 }
