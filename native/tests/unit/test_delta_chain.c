@@ -7,6 +7,7 @@
  * is that epoch's, including the big region's known values (the program's own contents model).
  */
 #include "sls_test.h"
+#include "capture_phases.h"
 #include "sls_image.h"
 #include "slsnative.h"
 
@@ -535,6 +536,131 @@ out:
     free(model);
 }
 
+/* Reads the first 8 bytes of page addr as the composed chain ep[0..n) holds it. */
+static uint64_t composed_word(struct slot *tab, struct image *ep, uint64_t addr)
+{
+    struct slot *s = slot_of(tab, addr);
+    uint64_t v = 0;
+    if (s->addr != addr || pread(ep[s->epoch].fd, &v, 8, (off_t)s->offset) != 8)
+        return UINT64_MAX;
+    return v;
+}
+
+/*
+ * Pre-copy against a process that writes all the time: the target's main thread rewrites the big
+ * region round-robin ("spin": page i += 1 for i = 0..N-1, over and over) while each delta is
+ * pre-copied, so pages are written during the running collect, during their copy and after it. The
+ * memory at any instant has the form "pages [0, j) counted r + 1 times, pages [j, N) r times"; each
+ * composed epoch must have that form too (a torn or stale pre-copied page breaks it). At the end the
+ * writes stop, one more delta is taken and the chain equals a complete capture byte for byte.
+ */
+static void precopy_race_case(char *case_why, int track_flags)
+{
+    char w[SLS_WHY_LEN] = "", err[512] = "";
+    struct target t = { 0 };
+    struct image ep[EPOCHS];
+    struct image full = { .fd = -1 };
+    int spinning = 0;
+    for (int k = 0; k < EPOCHS; k++)
+        ep[k] = (struct image){ .fd = -1 };
+    REQUIRE(start_target(&t) == 0, "cannot start trk_target");
+    uint64_t big;
+    REQUIRE(cmd(&t, &big, w, "big") == 0, "%s", w);
+    int32_t pid = t.pid;
+    int flags = SLS_CAPTURE_DELTA | track_flags, epochs = 10, precopied = 0;
+    struct sls_capture_stats st;
+    char img[128], pg[128];
+    for (int k = 0; k < epochs; k++) {
+        if (k == 1) { /* from the first delta on, the target writes while it is captured */
+            char line[64];
+            int n = snprintf(line, sizeof(line), "spin %lx %llx\n", (unsigned long)big, BIG_PAGES);
+            REQUIRE(write(t.to, line, (size_t)n) == n, "cannot send spin");
+            spinning = 1;
+            usleep(20000);
+        }
+        if (k == epochs - 1) { /* the writes stop: this epoch can be compared with a complete capture */
+            uint64_t writes;
+            REQUIRE(cmd(&t, &writes, w, "sum %lx 1", (unsigned long)big) == 0, "%s", w); /* spin's answer */
+            spinning = 0;
+            REQUIRE(cmd(&t, NULL, w, "sum %lx 1", (unsigned long)big) == 0, "%s", w);   /* sum's */
+            REQUIRE(writes > BIG_PAGES * 2, "the target wrote only %lu pages while captured", (unsigned long)writes);
+            kill(t.pid, SIGSTOP);
+            REQUIRE(wait_stopped(t.pid) == 0, "target did not stop");
+        }
+        snprintf(img, sizeof(img), "%s/race.img.%d", work_dir, k);
+        snprintf(pg, sizeof(pg), "%s/pages.%d", work_dir, k); /* the names the chain helpers use */
+        REQUIRE(sls_capture(&pid, 1, flags, pg, img, &st, err, sizeof(err)) == 0, "epoch %d: %s", k, err);
+        REQUIRE(st.delta == (k > 0), "epoch %d: delta=%u", k, st.delta);
+        struct sls_capture_phases ph;
+        sls_capture_last_phases(&ph);
+        precopied += k > 0 && ph.precopy_bytes > 0;
+        REQUIRE(load_image(&ep[k], img, pg) == 0, "epoch %d: cannot read its image", k);
+        if (k == 0)
+            continue;
+        /* the big region as the chain composes it: counts r+1 on a prefix, r after it */
+        struct slot *tab = compose(ep, k + 1);
+        uint64_t hi = 0, lo = UINT64_MAX;
+        long first_lo = -1, bad = -1;
+        for (uint64_t i = 0; i < BIG_PAGES; i++) {
+            uint64_t v = composed_word(tab, ep, big + i * PAGE), n = v - (i * 1000 + 1);
+            if (v == UINT64_MAX) {
+                bad = (long)i;
+                break;
+            }
+            if (n > hi)
+                hi = n;
+            if (n < lo)
+                lo = n;
+            if (first_lo < 0 && i > 0 && n < (composed_word(tab, ep, big + (i - 1) * PAGE) - ((i - 1) * 1000 + 1)))
+                first_lo = (long)i;
+            else if (first_lo >= 0 && i > 0 &&
+                     n != composed_word(tab, ep, big + (i - 1) * PAGE) - ((i - 1) * 1000 + 1))
+                bad = (long)i;
+        }
+        free(tab);
+        REQUIRE(bad < 0 && hi - lo <= 1, "epoch %d: the composed big region is no instant of the writes (page %ld; "
+                "counts %lu..%lu)", k, bad, (unsigned long)lo, (unsigned long)hi);
+    }
+    REQUIRE(precopied >= epochs / 2, "only %d of %d deltas pre-copied anything", precopied, epochs - 1);
+    char fimg[128], fpg[128];
+    snprintf(fimg, sizeof(fimg), "%s/race-full.img", work_dir);
+    snprintf(fpg, sizeof(fpg), "%s/race-full.pages", work_dir);
+    REQUIRE(sls_capture(&pid, 1, 0, fpg, fimg, &st, err, sizeof(err)) == 0, "full capture: %s", err);
+    REQUIRE(load_image(&full, fimg, fpg) == 0, "cannot read the complete image");
+    uint64_t regions[1] = { big }, pages;
+    long nbad = compare_chain(ep, epochs, &full, t.pid, regions, 1, &pages, w);
+    REQUIRE(nbad == 0, "%s (%ld pages differ)", w, nbad);
+out:
+    if (spinning) {
+        char line[] = "sum 0 0\n";
+        if (write(t.to, line, sizeof(line) - 1) < 0)
+            fprintf(stderr, "# cannot stop the spin\n");
+    }
+    if (t.pid > 0) {
+        kill(t.pid, SIGCONT);
+        int32_t p = t.pid;
+        sls_forget_tracking(&p, 1);
+    }
+    stop_target(&t);
+    for (int k = 0; k < EPOCHS; k++)
+        free_image(&ep[k]);
+    free_image(&full);
+}
+
+TEST_CASE(precopy_while_the_process_writes_gives_an_instant_and_composes_to_the_complete_capture)
+{
+    precopy_race_case(case_why, 0);
+}
+
+/* The same with page digests, pre-copied too (SLS_PRECOPY=all): sls_track_note_copied must make a
+ * page written after its copy show in the freeze's collect. */
+TEST_CASE(digest_precopy_while_the_process_writes_gives_an_instant_and_composes)
+{
+    setenv("SLS_PRECOPY", "all", 1);
+    precopy_race_case(case_why, SLS_CAPTURE_TRACK(SLS_CAPTURE_TRACK_DIGEST));
+    unsetenv("SLS_PRECOPY");
+}
+
 /* Forgetting a pid's tracker makes its next delta capture complete again (parent -1 in the core). */
 TEST_CASE(forgotten_tracking_makes_the_next_delta_capture_complete)
 {
@@ -659,6 +785,8 @@ int main(void)
     }
     RUN(delta_chain_composes_to_the_complete_capture_and_restores);
     RUN(delta_chain_with_digest_tracking_composes_and_restores);
+    RUN(precopy_while_the_process_writes_gives_an_instant_and_composes_to_the_complete_capture);
+    RUN(digest_precopy_while_the_process_writes_gives_an_instant_and_composes);
     RUN(forgotten_tracking_makes_the_next_delta_capture_complete);
     RUN(tracking_mode_without_delta_is_refused);
     RUN(delta_of_one_percent_of_64_mib_holds_the_written_pages_with_a_short_stop);
