@@ -44,6 +44,7 @@ struct sls_preread {
     struct sls_vma *vmas;        /* NULL: not read (or refused: the freeze reads it again) */
     size_t nvmas;
     char *maps_text;             /* the maps lines of that read */
+    int maps_valid;              /* checked at the freeze: /proc/PID/maps still shows maps_text */
     struct sls_tracker *t;       /* taken from the engine's table before the freeze, or NULL */
     struct sls_track_delta d1;   /* the pre-copy collect */
     int precopied;               /* d1's pages are in the page file, runs below */

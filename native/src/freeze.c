@@ -92,6 +92,7 @@ static struct sls_frozen_thread *add_thread(struct sls_frozen_proc *p, pid_t tid
     struct sls_frozen_thread *t = &p->threads[p->nthreads++];
     memset(t, 0, sizeof(*t));
     t->tid = tid;
+    t->pin_cpu = -1;
     return t;
 }
 
@@ -346,6 +347,37 @@ static int add_children(struct sls_freeze *fz, size_t i, char *err, size_t errle
     return 0;
 }
 
+/* Binds the calling thread to the CPU it runs on and marks every frozen thread to follow it when
+ * it is injected into (see freeze.h). Best effort: without it injections are only slower. */
+static void colocate(struct sls_freeze *fz)
+{
+    int cpu = sched_getcpu();
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    if (cpu >= 0 && cpu < CPU_SETSIZE)
+        CPU_SET(cpu, &one);
+    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof(fz->engine_mask), &fz->engine_mask) != 0 ||
+        sched_setaffinity(0, sizeof(one), &one) != 0)
+        cpu = -1;
+    fz->engine_pinned = cpu >= 0;
+    for (size_t i = 0; i < fz->nprocs; i++)
+        for (size_t k = 0; k < fz->procs[i].nthreads; k++)
+            fz->procs[i].threads[k].pin_cpu = cpu;
+}
+
+static void pin_thread(struct sls_frozen_thread *t)
+{
+    if (t->pinned || t->pin_cpu < 0)
+        return;
+    if (sched_getaffinity(t->tid, sizeof(t->saved_mask), &t->saved_mask) != 0 ||
+        !CPU_ISSET(t->pin_cpu, &t->saved_mask))
+        return; /* not allowed there (cpuset): leave it where it may run */
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(t->pin_cpu, &one);
+    t->pinned = sched_setaffinity(t->tid, sizeof(one), &one) == 0;
+}
+
 int sls_freeze(struct sls_freeze *fz, const int32_t *pids, int npids, int recursive,
                char *err, size_t errlen)
 {
@@ -358,14 +390,18 @@ int sls_freeze(struct sls_freeze *fz, const int32_t *pids, int npids, int recurs
     /* procs grows while we walk it: every added child gets its own children looked up */
     for (size_t i = 0; recursive && !rc && i < fz->nprocs; i++)
         rc = add_children(fz, i, err, errlen);
-    if (rc)
+    if (rc) {
         sls_thaw(fz, NULL, 0);
-    return rc;
+        return rc;
+    }
+    colocate(fz);
+    return 0;
 }
 
 int sls_frozen_injector(struct sls_frozen_thread *t, struct sls_injector **out, char *err,
                         size_t errlen)
 {
+    pin_thread(t);
     if (t->inj.tid == 0) {
         int rc = sls_injector_open(&t->inj, t->tid, err, errlen);
         if (rc) {
@@ -412,12 +448,18 @@ int sls_thaw(struct sls_freeze *fz, char *err, size_t errlen)
                 if (r && !rc)
                     rc = r;
             }
+            /* its own CPU mask back before it runs again (fails only if it is gone) */
+            if (t->pinned)
+                sched_setaffinity(t->tid, sizeof(t->saved_mask), &t->saved_mask);
+            t->pinned = 0;
             if (ptrace(PTRACE_DETACH, t->tid, 0, 0) != 0 && errno != ESRCH && !rc)
                 rc = sls_errf(err, errlen, errno, "detaching thread %d of pid %d: %s", t->tid, p->pid,
                               strerror(errno));
         }
         free(p->threads);
     }
+    if (fz->engine_pinned)
+        sched_setaffinity(0, sizeof(fz->engine_mask), &fz->engine_mask);
     free(fz->procs);
     memset(fz, 0, sizeof(*fz));
     return rc;

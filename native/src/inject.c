@@ -62,7 +62,12 @@ uint64_t sls_find_syscall_gadget(pid_t pid)
         line = nl ? nl + 1 : NULL;
     }
     free(maps);
-    if (!start || end - start > (1u << 20))
+    return sls_find_syscall_gadget_in(pid, start, end);
+}
+
+uint64_t sls_find_syscall_gadget_in(pid_t pid, uint64_t start, uint64_t end)
+{
+    if (!start || end <= start || end - start > (1u << 20))
         return 0;
     size_t len = end - start;
     unsigned char *buf = malloc(len);

@@ -63,4 +63,7 @@ uint32_t sls_inject_count(void);
 /* Finds a `syscall` instruction in pid's [vdso]; returns its address or 0. */
 uint64_t sls_find_syscall_gadget(pid_t pid);
 
+/* The same when the [vdso] is known to be [start, end) (a map read while pid is stopped). */
+uint64_t sls_find_syscall_gadget_in(pid_t pid, uint64_t start, uint64_t end);
+
 #endif

@@ -380,7 +380,7 @@ int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, str
     uint64_t t = sls_now_ns(CLOCK_MONOTONIC);
     struct sls_preread *pre = sls_preread_of(c, p->pid);
     int rc = 0;
-    if (pre && pre->vmas && sls_maps_unchanged(p->pid, pre->maps_text)) {
+    if (pre && pre->vmas && pre->maps_valid) {
         v = pre->vmas; /* the early read is the map at the freeze */
         n = pre->nvmas;
         pre->vmas = NULL;

@@ -154,6 +154,9 @@ int sls_capture_proc(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struc
     for (int i = 0; i < 5; i++)
         if ((v = field(status, capnames[i])))
             *caps[i] = strtoull(v, NULL, 16);
+    /* NoNewPrivs is in status since Linux 4.10: one injected prctl less in the stop */
+    if ((v = field(status, "NoNewPrivs")))
+        pr.no_new_privs = (uint32_t)strtoul(v, NULL, 10);
     uint32_t groups[256];
     if ((v = field(status, "Groups"))) {
         char *end;
@@ -197,9 +200,6 @@ int sls_capture_proc(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struc
     if ((rc = inject(c, p, SYS_prctl, PR_GET_DUMPABLE, 0, &ret)))
         return rc;
     pr.dumpable = ret < 0 ? 0 : (uint32_t)ret;
-    if ((rc = inject(c, p, SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, &ret)))
-        return rc;
-    pr.no_new_privs = ret < 0 ? 0 : (uint32_t)ret;
 
     char *exe = read_link(p->pid, "exe", &pr.exe_len);
     char *cwd = read_link(p->pid, "cwd", &pr.cwd_len);
