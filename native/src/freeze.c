@@ -434,6 +434,19 @@ int sls_frozen_thread_injector(struct sls_frozen_proc *p, struct sls_frozen_thre
 int sls_thaw(struct sls_freeze *fz, char *err, size_t errlen)
 {
     int rc = 0;
+    /* CPU masks back first, all of them, while nothing runs: a thread detached early must not share
+     * the engine's CPU with the engine still bound to it */
+    for (size_t i = 0; i < fz->nprocs; i++) {
+        for (size_t k = 0; k < fz->procs[i].nthreads; k++) {
+            struct sls_frozen_thread *t = &fz->procs[i].threads[k];
+            if (t->pinned) /* fails only if it is gone */
+                sched_setaffinity(t->tid, sizeof(t->saved_mask), &t->saved_mask);
+            t->pinned = 0;
+        }
+    }
+    if (fz->engine_pinned)
+        sched_setaffinity(0, sizeof(fz->engine_mask), &fz->engine_mask);
+    fz->engine_pinned = 0;
     for (size_t i = 0; i < fz->nprocs; i++) {
         struct sls_frozen_proc *p = &fz->procs[i];
         for (size_t k = 0; k < p->nthreads; k++) {
@@ -448,18 +461,12 @@ int sls_thaw(struct sls_freeze *fz, char *err, size_t errlen)
                 if (r && !rc)
                     rc = r;
             }
-            /* its own CPU mask back before it runs again (fails only if it is gone) */
-            if (t->pinned)
-                sched_setaffinity(t->tid, sizeof(t->saved_mask), &t->saved_mask);
-            t->pinned = 0;
             if (ptrace(PTRACE_DETACH, t->tid, 0, 0) != 0 && errno != ESRCH && !rc)
                 rc = sls_errf(err, errlen, errno, "detaching thread %d of pid %d: %s", t->tid, p->pid,
                               strerror(errno));
         }
         free(p->threads);
     }
-    if (fz->engine_pinned)
-        sched_setaffinity(0, sizeof(fz->engine_mask), &fz->engine_mask);
     free(fz->procs);
     memset(fz, 0, sizeof(*fz));
     return rc;
