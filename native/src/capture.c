@@ -268,15 +268,16 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     c.errlen = errlen;
     c.page_fd = -1;
     uint64_t t = sls_now_ns(CLOCK_MONOTONIC);
-    int rc = sls_pagefile_prepare(&c, page_path, pids, npids, flags & SLS_CAPTURE_RECURSIVE,
-                                  (flags & SLS_CAPTURE_DELTA) != 0);
-    t = sls_phase_mark(&c, SLS_PH_PREPARE, t);
+    int recursive = flags & SLS_CAPTURE_RECURSIVE, delta = (flags & SLS_CAPTURE_DELTA) != 0;
+    int rc = sls_pagefile_open(&c, page_path);
     if (!rc) {
-        sls_preread_all(&c, pids, npids, flags & SLS_CAPTURE_RECURSIVE, (flags & SLS_CAPTURE_DELTA) != 0);
-        t = sls_now_ns(CLOCK_MONOTONIC); /* preread_all marks its own phases */
+        sls_preread_all(&c, pids, npids, recursive, delta); /* marks its own phases */
+        t = sls_now_ns(CLOCK_MONOTONIC);
+        rc = sls_pagefile_reserve(&c, pids, npids, recursive, delta);
+        t = sls_phase_mark(&c, SLS_PH_PREPARE, t);
     }
     if (!rc)
-        rc = sls_freeze(&c.fz, pids, npids, flags & SLS_CAPTURE_RECURSIVE, err, errlen);
+        rc = sls_freeze(&c.fz, pids, npids, recursive, err, errlen);
     if (rc) {
         sls_pagefile_finish(&c);
         sls_preread_free(&c);

@@ -46,6 +46,7 @@ struct sls_preread {
     char *maps_text;             /* the maps lines of that read */
     int maps_valid;              /* checked at the freeze: /proc/PID/maps still shows maps_text */
     struct sls_tracker *t;       /* taken from the engine's table before the freeze, or NULL */
+    uint64_t last_bytes;         /* t's last delta size (sizes the page file) */
     struct sls_track_delta d1;   /* the pre-copy collect */
     int precopied;               /* d1's pages are in the page file, runs below */
     struct sls_img_pagerun *runs;/* pre-copied runs (copied and zero), address order */
@@ -94,13 +95,14 @@ void sls_free_vmas(struct sls_vma *v, size_t n);
 int sls_maps_unchanged(pid_t pid, const char *maps_text);
 /* memory.c: VMA entries + plan the page copies (PAGERUN entries) for one process. */
 int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, struct sls_imgbuf *b);
-/* memory.c: create the page file at path and size + pre-fault it for what the processes are likely
- * to need (their anonymous, swapped and dirty shared pages; with recursive, their descendants' too),
- * before the freeze: pre-faulting costs about as much as copying, so it must not count as stop time.
- * delta: the capture will probably be a delta; when every pid is tracked, size for twice the last
- * delta instead (pre-faulting the whole RSS would make a 4 ms-stop delta take 40 ms in all). */
-int sls_pagefile_prepare(struct sls_capture_ctx *c, const char *path, const int32_t *pids, int npids,
-                         int recursive, int delta);
+/* memory.c: create (truncate) the page file at path. */
+int sls_pagefile_open(struct sls_capture_ctx *c, const char *path);
+/* memory.c: after the pre-read, before the freeze: size the page file and pre-fault it for what the
+ * stop will copy, so the stop copies into ready pages (pre-faulting costs about as much as copying).
+ * A delta of tracked processes: room for twice the last delta, or, pre-copied, for a quarter of what
+ * the pre-copy took (what is written during it). Otherwise the processes' anonymous, swapped and
+ * dirty shared pages (with recursive, their descendants' too). */
+int sls_pagefile_reserve(struct sls_capture_ctx *c, const int32_t *pids, int npids, int recursive, int delta);
 /* memory.c: copy every planned run not copied yet into the page file, growing it if the estimate
  * was short. running: the processes run (pre-copy): a run that cannot be read is marked failed
  * instead of failing the capture. */

@@ -611,24 +611,38 @@ static uint64_t estimate_tree(pid_t pid, int recursive, int depth)
     return n;
 }
 
-int sls_pagefile_prepare(struct sls_capture_ctx *c, const char *path, const int32_t *pids, int npids,
-                         int recursive, int delta)
+int sls_pagefile_open(struct sls_capture_ctx *c, const char *path)
 {
     c->page_path = path;
     c->page_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (c->page_fd < 0)
         return CERR(c, errno, "page file %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int sls_pagefile_reserve(struct sls_capture_ctx *c, const int32_t *pids, int npids, int recursive, int delta)
+{
+    /* a delta when every process known now has a tracker: room for what the stop will copy */
+    int tracked = delta && c->npre > 0, precopied = 0;
     uint64_t last = 0;
-    /* recursive: descendants unknown here may be new (and then taken whole): use the full estimate */
-    if (delta && !recursive && sls_trackers_last_bytes(pids, npids, &last))
-        return grow_page_file(c, 2 * last + (2u << 20)); /* short: grows during the stop, still correct */
+    for (size_t i = 0; i < c->npre && tracked; i++) {
+        tracked = c->pre[i].t != NULL;
+        precopied |= c->pre[i].precopied;
+        last += c->pre[i].last_bytes;
+    }
+    if (tracked) {
+        /* pre-copied: the stop copies only what was written during the pre-copy; else the whole
+         * delta, estimated from the last one (short: the file grows during the stop, still correct) */
+        uint64_t room = precopied ? c->copy_end / 4 : 2 * last;
+        return grow_page_file(c, c->page_bytes + room + (2u << 20));
+    }
     uint64_t estimate = 0;
     for (int i = 0; i < npids; i++)
         estimate += estimate_tree(pids[i], recursive, 0);
     if (estimate == 0)
         return 0;
     estimate += estimate / 8 + (2u << 20); /* slack for what is written until the freeze */
-    return grow_page_file(c, estimate);
+    return grow_page_file(c, c->page_bytes + estimate);
 }
 
 /* Makes the page file and its mapping at least len bytes, blocks reserved and pre-faulted. */

@@ -276,6 +276,9 @@ void sls_preread_all(struct sls_capture_ctx *c, const int32_t *pids, int npids, 
         struct sls_preread *p = &c->pre[i];
         char why[256];
         uint64_t t = sls_now_ns(CLOCK_MONOTONIC);
+        int32_t pid32 = p->pid;
+        if (delta)
+            sls_trackers_last_bytes(&pid32, 1, &p->last_bytes);
         if (delta && (p->t = sls_trackers_take(p->pid)) && precopy_allowed(sls_track_mode(p->t)) &&
             sls_track_collect(p->t, &p->d1, SLS_TRACK_COLLECT_RUNNING, why, sizeof(why)) == 0)
             p->precopied = 1; /* from here on d1 must reach the epoch (or the tracker forget it) */
