@@ -308,8 +308,10 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     c.ph.stop_bytes = c.copy_end - c.ph.precopy_bytes;
     c.ph.injected = sls_inject_count() - injected0;
     int trc = sls_thaw(&c.fz, rc ? NULL : err, errlen);
-    t = sls_phase_mark(&c, SLS_PH_THAW, t);
-    uint64_t stop_ns = t - started;
+    uint64_t released = c.fz.released_ns ? c.fz.released_ns : sls_now_ns(CLOCK_MONOTONIC);
+    c.ph.ns[SLS_PH_THAW] += released - t;
+    t = sls_now_ns(CLOCK_MONOTONIC);
+    uint64_t stop_ns = released - started;
     c.ph.stop_ns = stop_ns;
     if (!rc)
         rc = trc;

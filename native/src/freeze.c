@@ -461,6 +461,7 @@ int sls_thaw(struct sls_freeze *fz, char *err, size_t errlen)
                 if (r && !rc)
                     rc = r;
             }
+            fz->released_ns = sls_now_ns(CLOCK_MONOTONIC);
             if (ptrace(PTRACE_DETACH, t->tid, 0, 0) != 0 && errno != ESRCH && !rc)
                 rc = sls_errf(err, errlen, errno, "detaching thread %d of pid %d: %s", t->tid, p->pid,
                               strerror(errno));
@@ -468,6 +469,8 @@ int sls_thaw(struct sls_freeze *fz, char *err, size_t errlen)
         free(p->threads);
     }
     free(fz->procs);
+    uint64_t released = fz->released_ns;
     memset(fz, 0, sizeof(*fz));
+    fz->released_ns = released;
     return rc;
 }

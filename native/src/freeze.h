@@ -48,6 +48,9 @@ struct sls_freeze {
     struct sls_frozen_proc *procs;
     uint64_t started_ns;       /* CLOCK_MONOTONIC at the first PTRACE_INTERRUPT */
     uint64_t started_realtime_ns;
+    uint64_t released_ns;      /* CLOCK_MONOTONIC just before the last PTRACE_DETACH (kept by sls_thaw):
+                                * the end of the stop, whatever the caller's thread does next (a
+                                * released thread that shares its CPU may well run first) */
     int engine_pinned;         /* the calling thread is bound to one CPU until the thaw */
     cpu_set_t engine_mask;     /* its mask before */
 };
