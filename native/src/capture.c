@@ -280,7 +280,7 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
         rc = sls_freeze(&c.fz, pids, npids, recursive, err, errlen);
     if (rc) {
         sls_pagefile_finish(&c);
-        sls_preread_free(&c);
+        sls_preread_free(&c, 0);
         free(c.copies);
         return rc;
     }
@@ -322,7 +322,7 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
         rc = write_image(&c, bufs, nprocs, image_path);
     if (ds.t)
         delta_end(&ds, nprocs, rc != 0, c.copy_end);
-    sls_preread_free(&c);
+    sls_preread_free(&c, !rc && delta);
     sls_phase_mark(&c, SLS_PH_FINISH, t);
     if (!rc && stats) {
         stats->stop_ns = stop_ns;

@@ -45,6 +45,8 @@ struct sls_preread {
     size_t nvmas;
     char *maps_text;             /* the maps lines of that read */
     int maps_valid;              /* checked at the freeze: /proc/PID/maps still shows maps_text */
+    uint64_t maps_read_ns;       /* when vmas were read from smaps (maybe by an earlier capture) */
+    uint64_t process_start;      /* /proc/PID/stat starttime (delta captures; keys the maps cache) */
     struct sls_tracker *t;       /* taken from the engine's table before the freeze, or NULL */
     uint64_t last_bytes;         /* t's last delta size (sizes the page file) */
     struct sls_track_delta d1;   /* the pre-copy collect */
@@ -99,8 +101,8 @@ int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, str
 int sls_pagefile_open(struct sls_capture_ctx *c, const char *path);
 /* memory.c: after the pre-read, before the freeze: size the page file and pre-fault it for what the
  * stop will copy, so the stop copies into ready pages (pre-faulting costs about as much as copying).
- * A delta of tracked processes: room for twice the last delta, or, pre-copied, for a quarter of what
- * the pre-copy took (what is written during it). Otherwise the processes' anonymous, swapped and
+ * A delta of tracked processes: room for twice the last delta, or, pre-copied, for as much as the
+ * pre-copy took (what is written during it, at worst all of it again). Otherwise the processes' anonymous, swapped and
  * dirty shared pages (with recursive, their descendants' too). */
 int sls_pagefile_reserve(struct sls_capture_ctx *c, const int32_t *pids, int npids, int recursive, int delta);
 /* memory.c: copy every planned run not copied yet into the page file, growing it if the estimate
@@ -127,8 +129,9 @@ int sls_precopy_merge(struct sls_capture_ctx *c, struct sls_preread *pre, const 
 int sls_delta_with_dirty(struct sls_track_delta *out, const struct sls_track_delta *d,
                          const struct sls_track_range_list *extra);
 /* precopy.c: after the capture: trackers not handed to the freeze go back to the table (forgotten:
- * their collect's pages are in no stored epoch), everything freed. */
-void sls_preread_free(struct sls_capture_ctx *c);
+ * their collect's pages are in no stored epoch); keep_maps: maps valid at the freeze go to the
+ * engine's maps cache for the next delta (engine_tracking.h); everything else freed. */
+void sls_preread_free(struct sls_capture_ctx *c, int keep_maps);
 /* memory.c: after the thaw: unmap, cut the file to exactly the bytes written, close. */
 int sls_pagefile_finish(struct sls_capture_ctx *c);
 /* fds.c: one FD entry per open descriptor. */

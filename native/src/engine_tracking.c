@@ -8,6 +8,7 @@
  * restarted engine simply starts with full images again).
  */
 #include "engine_tracking.h"
+#include "capture_int.h"
 #include "slsnative.h"
 #include "util.h"
 
@@ -93,10 +94,86 @@ int sls_trackers_last_bytes(const int32_t *pids, int npids, uint64_t *bytes)
     return all;
 }
 
+/* ---- the maps cache (guarded by table_lock too) ------------------------------------------------ */
+
+struct maps_slot {
+    pid_t pid;
+    uint64_t process_start, read_ns;
+    char *text;
+    struct sls_vma *v;
+    size_t n;
+};
+
+static struct maps_slot *maps;
+static size_t maps_n, maps_cap;
+
+/* Removes pid's entry; returns it in *out (or frees it when out is NULL). 0 if there was none. */
+static int maps_remove(pid_t pid, struct maps_slot *out)
+{
+    int found = 0;
+    pthread_mutex_lock(&table_lock);
+    for (size_t i = 0; i < maps_n; i++) {
+        if (maps[i].pid == pid) {
+            struct maps_slot m = maps[i];
+            maps[i] = maps[--maps_n];
+            found = 1;
+            if (out) {
+                *out = m;
+            } else {
+                free(m.text);
+                sls_free_vmas(m.v, m.n);
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&table_lock);
+    return found;
+}
+
+int sls_maps_cache_take(pid_t pid, uint64_t process_start, uint64_t *read_ns, char **maps_text,
+                        struct sls_vma **vmas, size_t *nvmas)
+{
+    struct maps_slot m;
+    if (!maps_remove(pid, &m))
+        return 0;
+    if (m.process_start != process_start) {
+        free(m.text);
+        sls_free_vmas(m.v, m.n);
+        return 0;
+    }
+    *read_ns = m.read_ns;
+    *maps_text = m.text;
+    *vmas = m.v;
+    *nvmas = m.n;
+    return 1;
+}
+
+void sls_maps_cache_put(pid_t pid, uint64_t process_start, uint64_t read_ns, char *maps_text,
+                        struct sls_vma *vmas, size_t nvmas)
+{
+    maps_remove(pid, NULL);
+    pthread_mutex_lock(&table_lock);
+    if (maps_n == maps_cap) {
+        size_t nc = maps_cap ? maps_cap * 2 : 16;
+        struct maps_slot *nm = realloc(maps, nc * sizeof(*nm));
+        if (!nm) {
+            pthread_mutex_unlock(&table_lock);
+            free(maps_text);
+            sls_free_vmas(vmas, nvmas);
+            return;
+        }
+        maps = nm;
+        maps_cap = nc;
+    }
+    maps[maps_n++] = (struct maps_slot){ pid, process_start, read_ns, maps_text, vmas, nvmas };
+    pthread_mutex_unlock(&table_lock);
+}
+
 int sls_forget_tracking(const int32_t *pids, int32_t npids)
 {
     int closed = 0;
     for (int32_t i = 0; pids && i < npids; i++) {
+        maps_remove(pids[i], NULL);
         struct sls_tracker *t = sls_trackers_take(pids[i]);
         if (t) {
             sls_track_close(t);

@@ -461,11 +461,10 @@ int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, str
     uint64_t t = sls_now_ns(CLOCK_MONOTONIC);
     struct sls_preread *pre = sls_preread_of(c, p->pid);
     int rc = 0;
-    if (pre && pre->vmas && pre->maps_valid) {
-        v = pre->vmas; /* the early read is the map at the freeze */
+    int borrowed = pre && pre->vmas && pre->maps_valid;
+    if (borrowed) {
+        v = pre->vmas; /* the early read is the map at the freeze (pre keeps it: maps cache) */
         n = pre->nvmas;
-        pre->vmas = NULL;
-        pre->nvmas = 0;
         c->ph.maps_reused++;
     } else {
         rc = sls_read_vmas(c, p->pid, &v, &n, NULL);
@@ -478,7 +477,8 @@ int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, str
     rc = keep ? open_scan(c, p->pid, &sc) : CERR(c, ENOMEM, "pid %d: out of memory", p->pid);
     if (rc) {
         free(keep);
-        sls_free_vmas(v, n);
+        if (!borrowed)
+            sls_free_vmas(v, n);
         return rc;
     }
     /* a pre-copied process: what could not be read while it ran is taken now, with d2 */
@@ -532,7 +532,8 @@ int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, str
     sls_track_delta_free(&both);
     close(sc.pagemap_fd);
     free(keep);
-    sls_free_vmas(v, n);
+    if (!borrowed)
+        sls_free_vmas(v, n);
     if (!rc && rl.n)
         sls_imgbuf_entry(b, SLS_TAG_PAGERUN, rl.runs, rl.n * sizeof(rl.runs[0]), NULL, 0);
     free(rl.runs);
@@ -631,9 +632,10 @@ int sls_pagefile_reserve(struct sls_capture_ctx *c, const int32_t *pids, int npi
         last += c->pre[i].last_bytes;
     }
     if (tracked) {
-        /* pre-copied: the stop copies only what was written during the pre-copy; else the whole
-         * delta, estimated from the last one (short: the file grows during the stop, still correct) */
-        uint64_t room = precopied ? c->copy_end / 4 : 2 * last;
+        /* pre-copied: the stop copies what was written during the pre-copy, at worst all of it
+         * again (a hot set rewritten all the time); else the whole delta, estimated from the last
+         * one. Short: the file grows during the stop, slower but still correct. */
+        uint64_t room = precopied ? c->copy_end : 2 * last;
         return grow_page_file(c, c->page_bytes + room + (2u << 20));
     }
     uint64_t estimate = 0;

@@ -251,6 +251,54 @@ static void list_tree(struct sls_capture_ctx *c, pid_t pid, int recursive, int d
         closedir(d);
 }
 
+/* Field 22 of /proc/PID/stat: when the process started (tells a reused pid from the process). */
+static uint64_t process_start(pid_t pid)
+{
+    char path[64], *txt;
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    if (sls_read_file(path, &txt) < 0)
+        return 0;
+    char *p = strrchr(txt, ')');
+    for (int field = 2; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    uint64_t v = p ? strtoull(p + 1, NULL, 10) : 0;
+    free(txt);
+    return v;
+}
+
+/* The map of p: the last delta's (cached by the engine) if /proc/PID/maps shows the same lines and
+ * it is young enough, else smaps read now. Left NULL if smaps refuses something: the freeze reads
+ * it again and says so. Gap of the cache: a VmFlags-only change of a whole region (maps.c) is seen
+ * up to SLS_MAPS_CACHE_NS late instead of a few ms. */
+static void read_map(struct sls_capture_ctx *c, struct sls_preread *p, int delta)
+{
+    uint64_t now = sls_now_ns(CLOCK_MONOTONIC), read_ns;
+    p->process_start = delta ? process_start(p->pid) : 0;
+    char path[64], *text = NULL, *ctext;
+    struct sls_vma *cv;
+    size_t cn;
+    snprintf(path, sizeof(path), "/proc/%d/maps", p->pid);
+    if (p->process_start && sls_maps_cache_take(p->pid, p->process_start, &read_ns, &ctext, &cv, &cn)) {
+        if (now - read_ns < SLS_MAPS_CACHE_NS && sls_read_file(path, &text) >= 0 && strcmp(text, ctext) == 0) {
+            p->vmas = cv;
+            p->nvmas = cn;
+            p->maps_text = ctext;
+            p->maps_read_ns = read_ns;
+            free(text);
+            return;
+        }
+        free(text);
+        free(ctext);
+        sls_free_vmas(cv, cn);
+    }
+    p->maps_read_ns = now;
+    if (sls_read_vmas(c, p->pid, &p->vmas, &p->nvmas, &p->maps_text) != 0) {
+        p->vmas = NULL;
+        p->nvmas = 0;
+        p->maps_text = NULL;
+    }
+}
+
 /* d1's ranges become "take them at the freeze" (the pre-copy cannot hold them). If even that list
  * cannot be built, the tracker forgets its baseline: the freeze's collect then reports everything. */
 static void precopy_failed_whole(struct sls_preread *p)
@@ -284,10 +332,7 @@ void sls_preread_all(struct sls_capture_ctx *c, const int32_t *pids, int npids, 
             p->precopied = 1; /* from here on d1 must reach the epoch (or the tracker forget it) */
         t = sls_phase_mark(c, SLS_PH_PRECOPY, t);
         /* after the collect: registering new regions may have merged VMAs */
-        if (sls_read_vmas(c, p->pid, &p->vmas, &p->nvmas, &p->maps_text) != 0) {
-            p->vmas = NULL; /* e.g. a region it cannot take: the freeze reads it again and says so */
-            p->nvmas = 0;
-        }
+        read_map(c, p, delta);
         t = sls_phase_mark(c, SLS_PH_PREREAD, t);
         if (p->precopied && (!p->vmas || sls_plan_precopy(c, p) != 0))
             precopy_failed_whole(p);
@@ -323,7 +368,7 @@ void sls_preread_all(struct sls_capture_ctx *c, const int32_t *pids, int npids, 
     sls_phase_mark(c, SLS_PH_PRECOPY, t);
 }
 
-void sls_preread_free(struct sls_capture_ctx *c)
+void sls_preread_free(struct sls_capture_ctx *c, int keep_maps)
 {
     for (size_t i = 0; i < c->npre; i++) {
         struct sls_preread *p = &c->pre[i];
@@ -333,8 +378,12 @@ void sls_preread_free(struct sls_capture_ctx *c)
             sls_track_forget(p->t);
             sls_trackers_put(p->t);
         }
-        sls_free_vmas(p->vmas, p->nvmas);
-        free(p->maps_text);
+        if (keep_maps && p->maps_valid && p->vmas && p->process_start) {
+            sls_maps_cache_put(p->pid, p->process_start, p->maps_read_ns, p->maps_text, p->vmas, p->nvmas);
+        } else {
+            sls_free_vmas(p->vmas, p->nvmas);
+            free(p->maps_text);
+        }
         sls_track_delta_free(&p->d1);
         free(p->runs);
         free(p->failed.v);
