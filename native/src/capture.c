@@ -226,7 +226,7 @@ static void delta_end(struct delta_state *ds, size_t n, int failed, uint64_t cop
             sls_track_forget(ds->t[i]);
         pid_t pid = sls_track_pid(ds->t[i]);
         if (sls_trackers_put(ds->t[i]) == 0)
-            /* the next page file's size: this delta's share (a complete capture: unknown, 0) */
+            /* the next page file's room: this stop's share (a complete capture: unknown, 0) */
             sls_trackers_note_bytes(pid, ds->delta && !failed ? copied / n : 0);
         ds->t[i] = NULL;
     }
@@ -321,7 +321,8 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     if (!rc)
         rc = write_image(&c, bufs, nprocs, image_path);
     if (ds.t)
-        delta_end(&ds, nprocs, rc != 0, c.copy_end);
+        /* the next page file's room: what this stop copied (all of it without pre-copy) */
+        delta_end(&ds, nprocs, rc != 0, c.copy_end - c.ph.precopy_bytes);
     sls_preread_free(&c, !rc && delta);
     sls_phase_mark(&c, SLS_PH_FINISH, t);
     if (!rc && stats) {

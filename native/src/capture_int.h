@@ -48,7 +48,7 @@ struct sls_preread {
     uint64_t maps_read_ns;       /* when vmas were read from smaps (maybe by an earlier capture) */
     uint64_t process_start;      /* /proc/PID/stat starttime (delta captures; keys the maps cache) */
     struct sls_tracker *t;       /* taken from the engine's table before the freeze, or NULL */
-    uint64_t last_bytes;         /* t's last delta size (sizes the page file) */
+    uint64_t last_bytes;         /* what t's last stop copied (sizes the page file) */
     struct sls_track_delta d1;   /* the pre-copy collect */
     int precopied;               /* d1's pages are in the page file, runs below */
     struct sls_img_pagerun *runs;/* pre-copied runs (copied and zero), address order */
@@ -101,8 +101,8 @@ int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, str
 int sls_pagefile_open(struct sls_capture_ctx *c, const char *path);
 /* memory.c: after the pre-read, before the freeze: size the page file and pre-fault it for what the
  * stop will copy, so the stop copies into ready pages (pre-faulting costs about as much as copying).
- * A delta of tracked processes: room for twice the last delta, or, pre-copied, for as much as the
- * pre-copy took (what is written during it, at worst all of it again). Otherwise the processes' anonymous, swapped and
+ * A delta of tracked processes: room for twice what the last stop copied (pre-copied: what was
+ * written during the pre-copy). Otherwise the processes' anonymous, swapped and
  * dirty shared pages (with recursive, their descendants' too). */
 int sls_pagefile_reserve(struct sls_capture_ctx *c, const int32_t *pids, int npids, int recursive, int delta);
 /* memory.c: copy every planned run not copied yet into the page file, growing it if the estimate

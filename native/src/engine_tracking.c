@@ -19,7 +19,7 @@
 struct tracker_slot {
     pid_t pid;
     struct sls_tracker *t;
-    uint64_t last_bytes; /* page bytes this pid's last delta copied: sizes the next page file */
+    uint64_t last_bytes; /* page bytes this pid's last delta copied while stopped: sizes the next page file */
 };
 
 /* Process-wide by necessity: the JVM calls the engine from any thread, and a tracker must outlive

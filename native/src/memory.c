@@ -624,18 +624,17 @@ int sls_pagefile_open(struct sls_capture_ctx *c, const char *path)
 int sls_pagefile_reserve(struct sls_capture_ctx *c, const int32_t *pids, int npids, int recursive, int delta)
 {
     /* a delta when every process known now has a tracker: room for what the stop will copy */
-    int tracked = delta && c->npre > 0, precopied = 0;
+    int tracked = delta && c->npre > 0;
     uint64_t last = 0;
     for (size_t i = 0; i < c->npre && tracked; i++) {
         tracked = c->pre[i].t != NULL;
-        precopied |= c->pre[i].precopied;
         last += c->pre[i].last_bytes;
     }
     if (tracked) {
-        /* pre-copied: the stop copies what was written during the pre-copy, at worst all of it
-         * again (a hot set rewritten all the time); else the whole delta, estimated from the last
-         * one. Short: the file grows during the stop, slower but still correct. */
-        uint64_t room = precopied ? c->copy_end : 2 * last;
+        /* twice what the last stop copied (pre-copied: what was written during its pre-copy, a
+         * hot set rewritten all the time; else the whole delta). Short: the file grows during the
+         * stop, slower but still correct. */
+        uint64_t room = 2 * last;
         return grow_page_file(c, c->page_bytes + room + (2u << 20));
     }
     uint64_t estimate = 0;
