@@ -8,7 +8,8 @@
  * and where the median delta stop went phase by phase (capture_phases.h; engine-internal).
  * Then the slowdown of the target's own work loop (rewriting 1 % of its pages as fast as it can,
  * trk_target "spin") while a driver thread delta-captures it every 10, 100 and 1000 ms, against
- * the same loop uncaptured, measured back to back.
+ * the same loop uncaptured: segments of 2 periods (at least 0.4 s) alternate between captured and
+ * not, -w seconds of each, and the medians of their write rates are compared.
  *
  * Same-run baselines: memcpy bandwidth, and fork() of a process with the same touched memory (the
  * stop an injected-fork shadow would cost at least).
@@ -221,6 +222,7 @@ struct driver {
     volatile int stop;
     unsigned captures, late;
     uint64_t stop_sum;
+    uint64_t cpu_sum;    /* the driver thread's CPU time in sls_capture */
 };
 
 static void *driver_main(void *arg)
@@ -240,37 +242,71 @@ static void *driver_main(void *arg)
         if (d->stop)
             break;
         struct sls_capture_stats st;
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
         capture(d->pid, SLS_CAPTURE_DELTA, &st, NULL);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+        d->cpu_sum += (uint64_t)(c1.tv_sec - c0.tv_sec) * 1000000000ull + (uint64_t)c1.tv_nsec - (uint64_t)c0.tv_nsec;
         d->captures++;
         d->stop_sum += st.stop_ns;
     }
     return NULL;
 }
 
-/* Writes per second of "spin" over 1 % of the pages for secs seconds, captured every period_ms
- * (0: not captured). */
-static double loop_rate(struct target *t, uint64_t big, unsigned mib, unsigned period_ms, double secs,
-                        struct driver *d)
+/* Writes per second of one "spin" over 1 % of the pages for secs seconds. */
+static double spin_rate(struct target *t, uint64_t big, unsigned mib, double secs)
 {
     uint64_t n = (uint64_t)mib * 256 / 100;
-    memset(d, 0, sizeof(*d));
-    d->pid = t->pid;
-    d->period_ms = period_ms;
-    pthread_t th;
     send_cmd(t, "spin %lx %lx", (unsigned long)big, (unsigned long)n);
     uint64_t t0 = now_ns();
-    if (period_ms && pthread_create(&th, NULL, driver_main, d))
-        die("pthread_create");
     struct timespec ts = { (time_t)secs, (long)((secs - (time_t)secs) * 1e9) };
     nanosleep(&ts, NULL);
-    d->stop = 1;
-    if (period_ms)
-        pthread_join(th, NULL);
     send_cmd(t, "sum %lx 1", (unsigned long)big); /* any command ends the spin */
     uint64_t writes = read_reply(t, 120000);
     uint64_t t1 = now_ns();
     read_reply(t, 120000); /* the sum's answer */
     return (double)writes / ((double)(t1 - t0) / 1e9);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Slowdown (%) of the spin loop while a driver delta-captures the target every period_ms, against
+ * the same loop uncaptured: segments of each kind alternate (so a change of the machine's load hits
+ * both alike) and the medians of their rates are compared. secs: total seconds per kind. */
+static double loop_slowdown(struct target *t, uint64_t big, unsigned mib, unsigned period_ms, double secs,
+                            struct driver *d, double *base_rate, double *rate)
+{
+    double seg = 2.0 * period_ms / 1000;
+    if (seg < 0.4)
+        seg = 0.4;
+    int nseg = (int)(secs / seg + 0.5);
+    if (nseg < 3)
+        nseg = 3;
+    double *b = calloc((size_t)nseg, sizeof(*b)), *c = calloc((size_t)nseg, sizeof(*c));
+    memset(d, 0, sizeof(*d));
+    d->pid = t->pid;
+    d->period_ms = period_ms;
+    for (int i = 0; i < nseg; i++) {
+        b[i] = spin_rate(t, big, mib, seg);
+        d->stop = 0;
+        pthread_t th;
+        if (pthread_create(&th, NULL, driver_main, d))
+            die("pthread_create");
+        c[i] = spin_rate(t, big, mib, seg);
+        d->stop = 1;
+        pthread_join(th, NULL);
+    }
+    qsort(b, (size_t)nseg, sizeof(*b), cmp_double);
+    qsort(c, (size_t)nseg, sizeof(*c), cmp_double);
+    *base_rate = b[nseg / 2];
+    *rate = c[nseg / 2];
+    free(b);
+    free(c);
+    return 100.0 * (1 - *rate / *base_rate);
 }
 
 /* ---- baselines ----------------------------------------------------------------------------- */
@@ -348,7 +384,7 @@ int main(int argc, char **argv)
 
     struct {
         unsigned mib, period, captures, late;
-        double slowdown, stop_avg;
+        double slowdown, stop_avg, cpu_avg;
     } loops[32];
     int nloops = 0;
     for (int s = 0; s < nsizes; s++) {
@@ -362,18 +398,18 @@ int main(int argc, char **argv)
             run_captures(&t, big, sizes[s], pcts[d], SLS_CAPTURE_DELTA, rounds, verbose);
         for (int p = 0; p < nperiods && loop_secs > 0; p++) {
             struct driver dr;
-            /* uncaptured loop right before each captured one, so both see the same machine */
-            double base = loop_rate(&t, big, sizes[s], 0, loop_secs, &dr);
-            double rate = loop_rate(&t, big, sizes[s], periods[p], loop_secs, &dr);
+            double base, rate;
+            double slow = loop_slowdown(&t, big, sizes[s], periods[p], loop_secs, &dr, &base, &rate);
             loops[nloops].mib = sizes[s];
             loops[nloops].period = periods[p];
             loops[nloops].captures = dr.captures;
             loops[nloops].late = dr.late;
-            loops[nloops].slowdown = 100.0 * (1 - rate / base);
+            loops[nloops].slowdown = slow;
             loops[nloops].stop_avg = dr.captures ? ms(dr.stop_sum / dr.captures) : 0;
-            printf("%u MiB work loop, captured every %u ms: %.1f %% slower (%.3g vs %.3g writes/s), %u captures, "
-                   "%u ticks late, mean stop %.3f ms\n", sizes[s], periods[p], loops[nloops].slowdown, rate, base,
-                   dr.captures, dr.late, loops[nloops].stop_avg);
+            loops[nloops].cpu_avg = dr.captures ? ms(dr.cpu_sum / dr.captures) : 0;
+            printf("%u MiB work loop, captured every %u ms: %.1f %% slower (median %.3g vs %.3g writes/s), %u captures, "
+                   "%u ticks late, mean stop %.3f ms, engine CPU %.3f ms a capture\n", sizes[s], periods[p], slow, rate,
+                   base, dr.captures, dr.late, loops[nloops].stop_avg, loops[nloops].cpu_avg);
             fflush(stdout);
             nloops++;
         }
@@ -388,11 +424,11 @@ int main(int argc, char **argv)
         printf("| %u MiB | %u %% | %s | %.3f ms | %.3f ms | %.3f ms | %.0f KiB |\n", rows[i].mib, rows[i].pct,
                rows[i].kind, rows[i].stop_med, rows[i].stop_p99, rows[i].wall_med, rows[i].epoch_kib);
     if (nloops) {
-        printf("\n| touched | captured every | work-loop slowdown | captures | late ticks | mean stop |\n");
-        printf("|---|---:|---:|---:|---:|---:|\n");
+        printf("\n| touched | captured every | work-loop slowdown | captures | late ticks | mean stop | engine CPU a capture |\n");
+        printf("|---|---:|---:|---:|---:|---:|---:|\n");
         for (int i = 0; i < nloops; i++)
-            printf("| %u MiB | %u ms | %.1f %% | %u | %u | %.3f ms |\n", loops[i].mib, loops[i].period,
-                   loops[i].slowdown, loops[i].captures, loops[i].late, loops[i].stop_avg);
+            printf("| %u MiB | %u ms | %.1f %% | %u | %u | %.3f ms | %.2f ms |\n", loops[i].mib, loops[i].period,
+                   loops[i].slowdown, loops[i].captures, loops[i].late, loops[i].stop_avg, loops[i].cpu_avg);
     }
     return 0;
 }
