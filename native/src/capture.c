@@ -320,6 +320,9 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
         rc = frc;
     if (!rc)
         rc = write_image(&c, bufs, nprocs, image_path);
+    for (size_t i = 0; !rc && ds.delta && i < nprocs; i++)
+        if (ds.t[i])
+            sls_precopy_keep_hot_set(&c, sls_track_pid(ds.t[i]), &ds.d[i]);
     if (ds.t)
         /* the next page file's room: what this stop copied (all of it without pre-copy) */
         delta_end(&ds, nprocs, rc != 0, c.copy_end - c.ph.precopy_bytes);

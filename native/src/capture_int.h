@@ -53,7 +53,8 @@ struct sls_preread {
     int precopied;               /* d1's pages are in the page file, runs below */
     struct sls_img_pagerun *runs;/* pre-copied runs (copied and zero), address order */
     size_t nruns, runs_cap;
-    struct sls_track_range_list failed; /* runs that could not be read while running: the freeze takes them */
+    struct sls_track_range_list failed; /* d1 ranges not pre-copied (hot set, unreadable): the freeze takes them */
+    struct sls_track_range_list copyfail; /* runs that could not be read while running (then merged into failed) */
 };
 
 struct sls_capture_ctx {
@@ -125,6 +126,9 @@ struct sls_preread *sls_preread_of(struct sls_capture_ctx *c, pid_t pid);
 int sls_precopy_merge(struct sls_capture_ctx *c, struct sls_preread *pre, const struct sls_vma *vmas,
                       const unsigned char *keep, size_t n, const struct sls_track_delta *d2,
                       struct sls_img_pagerun **runs, size_t *nruns, size_t *cap);
+/* precopy.c: after a successful delta: what the freeze's collect d2 reported for pid is its hot set
+ * for the next pre-copy (engine_tracking.h). */
+void sls_precopy_keep_hot_set(struct sls_capture_ctx *c, pid_t pid, const struct sls_track_delta *d2);
 /* precopy.c: out = d with the ranges of extra added as dirty (where d has no whole range). */
 int sls_delta_with_dirty(struct sls_track_delta *out, const struct sls_track_delta *d,
                          const struct sls_track_range_list *extra);

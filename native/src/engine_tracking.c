@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct tracker_slot {
     pid_t pid;
@@ -169,11 +170,76 @@ void sls_maps_cache_put(pid_t pid, uint64_t process_start, uint64_t read_ns, cha
     pthread_mutex_unlock(&table_lock);
 }
 
+/* ---- hot sets (guarded by table_lock too) --------------------------------------------------------- */
+
+struct hot_slot {
+    pid_t pid;
+    uint64_t process_start;
+    struct sls_track_range_list l;
+};
+
+static struct hot_slot *hots;
+static size_t hots_n, hots_cap;
+
+static int hot_remove(pid_t pid, struct hot_slot *out)
+{
+    int found = 0;
+    pthread_mutex_lock(&table_lock);
+    for (size_t i = 0; i < hots_n && !found; i++) {
+        if (hots[i].pid == pid) {
+            struct hot_slot h = hots[i];
+            hots[i] = hots[--hots_n];
+            found = 1;
+            if (out)
+                *out = h;
+            else
+                free(h.l.v);
+        }
+    }
+    pthread_mutex_unlock(&table_lock);
+    return found;
+}
+
+int sls_hot_take(pid_t pid, uint64_t process_start, struct sls_track_range_list *out)
+{
+    struct hot_slot h;
+    if (!hot_remove(pid, &h))
+        return 0;
+    if (h.process_start != process_start) {
+        free(h.l.v);
+        return 0;
+    }
+    *out = h.l;
+    return 1;
+}
+
+void sls_hot_put(pid_t pid, uint64_t process_start, struct sls_track_range_list *l)
+{
+    hot_remove(pid, NULL);
+    pthread_mutex_lock(&table_lock);
+    if (hots_n == hots_cap) {
+        size_t nc = hots_cap ? hots_cap * 2 : 16;
+        struct hot_slot *nh = realloc(hots, nc * sizeof(*nh));
+        if (!nh) {
+            pthread_mutex_unlock(&table_lock);
+            free(l->v);
+            memset(l, 0, sizeof(*l));
+            return;
+        }
+        hots = nh;
+        hots_cap = nc;
+    }
+    hots[hots_n++] = (struct hot_slot){ pid, process_start, *l };
+    memset(l, 0, sizeof(*l));
+    pthread_mutex_unlock(&table_lock);
+}
+
 int sls_forget_tracking(const int32_t *pids, int32_t npids)
 {
     int closed = 0;
     for (int32_t i = 0; pids && i < npids; i++) {
         maps_remove(pids[i], NULL);
+        hot_remove(pids[i], NULL);
         struct sls_tracker *t = sls_trackers_take(pids[i]);
         if (t) {
             sls_track_close(t);

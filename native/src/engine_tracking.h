@@ -32,4 +32,12 @@ int sls_maps_cache_take(pid_t pid, uint64_t process_start, uint64_t *read_ns, ch
 void sls_maps_cache_put(pid_t pid, uint64_t process_start, uint64_t read_ns, char *maps_text,
                         struct sls_vma *vmas, size_t nvmas);
 
+/*
+ * The pages the last stop of each tracked pid had to copy (written during its pre-copy): its hot
+ * set. The next pre-copy leaves those to the stop instead of copying them twice. Same keys and
+ * ownership rules as the maps cache; a stale or missing entry only costs time.
+ */
+int sls_hot_take(pid_t pid, uint64_t process_start, struct sls_track_range_list *out);
+void sls_hot_put(pid_t pid, uint64_t process_start, struct sls_track_range_list *l);
+
 #endif

@@ -6,7 +6,9 @@
  * ~20 us) still shows exactly the lines smaps had: then the early read is the map at the freeze.
  * What that check cannot see: a VmFlags-only change of a whole region (madvise DONTFORK/DONTDUMP/
  * HUGEPAGE/WIPEONFORK/MERGEABLE, mlock, mseal on exactly one whole VMA) made between the early
- * read and the freeze; such a capture records the flags as they were a few ms before the freeze.
+ * read and the freeze; such a capture records the flags as they were before the freeze. Delta
+ * captures also reuse the previous capture's read while the maps lines stay the same, for at most
+ * SLS_MAPS_CACHE_NS (1 s, engine_tracking.h): that is how late such a change can be seen.
  */
 #include "capture_int.h"
 #include "util.h"

@@ -15,7 +15,9 @@
  * Which trackers pre-copy: SLS_PRECOPY unset or "auto" — uffd ones (a running collect of 64 MiB costs
  * ~0.1 ms); "all" — digest ones too (each epoch then hashes every page twice, once running and once
  * stopped, to save only the copy of d1 from the stop); "0" — none. Soft-dirty cannot collect while the
- * process runs. Nothing here fails a capture: whatever cannot be read early is read at the freeze.
+ * process runs. The pages the last stop had to copy (written during its pre-copy: the hot set) are
+ * not pre-copied, the stop takes them (SLS_PRECOPY_HOT=0: pre-copy them too, for tests). Nothing
+ * here fails a capture: whatever cannot be read early is read at the freeze.
  */
 #include "capture_int.h"
 #include "engine_tracking.h"
@@ -78,6 +80,25 @@ static int union_minus(struct sls_track_range_list *out, const struct sls_track_
             rc = range_push(out, s, e, 0);
     }
     free(u.v);
+    return rc;
+}
+
+/* out = a ∩ b (both sorted, disjoint), as dirty ranges. */
+static int intersect(struct sls_track_range_list *out, const struct sls_track_range_list *a,
+                     const struct sls_track_range_list *b)
+{
+    size_t i = 0, j = 0;
+    int rc = 0;
+    while (!rc && i < a->n && j < b->n) {
+        uint64_t s = a->v[i].start > b->v[j].start ? a->v[i].start : b->v[j].start;
+        uint64_t e = a->v[i].end < b->v[j].end ? a->v[i].end : b->v[j].end;
+        if (s < e)
+            rc = range_push(out, s, e, 0);
+        if (a->v[i].end < b->v[j].end)
+            i++;
+        else
+            j++;
+    }
     return rc;
 }
 
@@ -299,17 +320,60 @@ static void read_map(struct sls_capture_ctx *c, struct sls_preread *p, int delta
     }
 }
 
+/* The pages of d1 the last stop had to copy anyway (its hot set) are left to this stop: they go to
+ * p->failed, which the freeze takes with d2, instead of being copied twice. */
+static void leave_hot_set(struct sls_preread *p)
+{
+    struct sls_track_range_list hot = { 0 }, none = { 0 }, rest = { 0 };
+    if (!p->process_start || !sls_hot_take(p->pid, p->process_start, &hot))
+        return;
+    const char *env = getenv("SLS_PRECOPY_HOT");
+    if (env && strcmp(env, "0") == 0) {
+        free(hot.v); /* told to pre-copy the hot set too (tests racing the pre-copy) */
+        return;
+    }
+    if (intersect(&p->failed, &p->d1.dirty, &hot) == 0 && p->failed.n &&
+        union_minus(&rest, &p->d1.dirty, &none, &hot) == 0) {
+        free(p->d1.dirty.v);
+        p->d1.dirty = rest;
+        p->d1.dirty_pages = 0;
+        for (size_t i = 0; i < rest.n; i++)
+            p->d1.dirty_pages += (rest.v[i].end - rest.v[i].start) / 4096;
+    } else {
+        free(rest.v);
+        p->failed.n = 0; /* nothing hot in d1, or out of memory: copy d1 whole as usual */
+    }
+    free(hot.v);
+}
+
+void sls_precopy_keep_hot_set(struct sls_capture_ctx *c, pid_t pid, const struct sls_track_delta *d2)
+{
+    struct sls_preread *p = sls_preread_of(c, pid);
+    if (!p || !p->precopied || !p->process_start)
+        return;
+    struct sls_track_range_list hot = { 0 }, none = { 0 };
+    if (union_minus(&hot, &d2->dirty, &none, &none) == 0)
+        sls_hot_put(pid, p->process_start, &hot);
+    free(hot.v);
+}
+
 /* d1's ranges become "take them at the freeze" (the pre-copy cannot hold them). If even that list
  * cannot be built, the tracker forgets its baseline: the freeze's collect then reports everything. */
 static void precopy_failed_whole(struct sls_preread *p)
 {
-    struct sls_track_range_list none = { 0 };
-    p->failed.n = 0;
+    struct sls_track_range_list none = { 0 }, d1 = { 0 }, all = { 0 };
     p->nruns = 0;
-    if (union_minus(&p->failed, &p->d1.dirty, &p->d1.whole, &none) != 0) {
+    /* d1 (what is left of it after the hot set went to failed) plus failed */
+    if (union_minus(&d1, &p->d1.dirty, &p->d1.whole, &none) != 0 ||
+        union_minus(&all, &d1, &p->failed, &none) != 0) {
+        free(all.v);
         sls_track_forget(p->t);
         p->precopied = 0;
+    } else {
+        free(p->failed.v);
+        p->failed = all;
     }
+    free(d1.v);
 }
 
 void sls_preread_all(struct sls_capture_ctx *c, const int32_t *pids, int npids, int recursive,
@@ -334,6 +398,8 @@ void sls_preread_all(struct sls_capture_ctx *c, const int32_t *pids, int npids, 
         /* after the collect: registering new regions may have merged VMAs */
         read_map(c, p, delta);
         t = sls_phase_mark(c, SLS_PH_PREREAD, t);
+        if (p->precopied)
+            leave_hot_set(p);
         if (p->precopied && (!p->vmas || sls_plan_precopy(c, p) != 0))
             precopy_failed_whole(p);
         sls_phase_mark(c, SLS_PH_PRECOPY, t);
@@ -358,11 +424,24 @@ void sls_preread_all(struct sls_capture_ctx *c, const int32_t *pids, int npids, 
         if (!p || !p->precopied || !p->nruns)
             continue;
         if (cp->failed) {
-            if (range_push(&p->failed, cp->addr, cp->addr + cp->len, 0) != 0)
+            if (range_push(&p->copyfail, cp->addr, cp->addr + cp->len, 0) != 0)
                 precopy_failed_whole(p);
         } else {
             sls_track_note_copied(p->t, cp->addr, c->page_map + cp->offset, cp->len);
         }
+    }
+    for (size_t i = 0; i < c->npre; i++) {
+        struct sls_preread *p = &c->pre[i];
+        struct sls_track_range_list merged = { 0 }, none = { 0 };
+        if (!p->precopied || !p->copyfail.n)
+            continue;
+        if (union_minus(&merged, &p->failed, &p->copyfail, &none) != 0) {
+            free(merged.v);
+            precopy_failed_whole(p);
+            continue;
+        }
+        free(p->failed.v);
+        p->failed = merged;
     }
     c->ph.precopy_bytes = c->copy_end;
     sls_phase_mark(c, SLS_PH_PRECOPY, t);
@@ -387,6 +466,7 @@ void sls_preread_free(struct sls_capture_ctx *c, int keep_maps)
         sls_track_delta_free(&p->d1);
         free(p->runs);
         free(p->failed.v);
+        free(p->copyfail.v);
     }
     free(c->pre);
     c->pre = NULL;
