@@ -164,39 +164,48 @@ int sls_precopy_merge(struct sls_capture_ctx *c, struct sls_preread *pre, const 
                       const unsigned char *keep, size_t n, const struct sls_track_delta *d2,
                       struct sls_img_pagerun **runs, size_t *nruns, size_t *cap)
 {
-    struct runs a = { pre->runs, pre->nruns, pre->runs_cap }, b = { 0 };
-    /* d2 wins; d is the delta the freeze planned with (d2 plus what failed early) */
-    int rc = runs_minus(&b, &a, &d2->dirty);
-    a = (struct runs){ 0 };
-    if (!rc)
-        rc = runs_minus(&a, &b, &d2->whole);
-    /* clipped to the regions at the freeze whose pages the delta took from the tracker */
-    struct sls_track_range_list regions = { 0 }, gaps = { 0 };
-    for (size_t i = 0; i < n && !rc; i++)
-        if (keep[i])
-            rc = range_push(&regions, vmas[i].img.start, vmas[i].img.end, 0);
+    /* What the pre-copied runs must not cover: d2 (it wins; d2 is the delta the freeze planned
+     * with, what failed early included) and everything outside the regions at the freeze whose
+     * pages the delta took from the tracker. One list, so the (many) runs are walked once. */
+    struct sls_track_range_list none = { 0 }, gaps = { 0 }, d2all = { 0 }, cover = { 0 };
     uint64_t at = 0;
-    for (size_t i = 0; i < regions.n && !rc; i++) {
-        rc = range_push(&gaps, at, regions.v[i].start, 0);
-        at = regions.v[i].end;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!keep[i])
+            continue;
+        if (vmas[i].img.start > at)
+            rc = range_push(&gaps, at, vmas[i].img.start, 0);
+        if (vmas[i].img.end > at)
+            at = vmas[i].img.end;
     }
     if (!rc)
         rc = range_push(&gaps, at, UINT64_MAX & ~4095ull, 0);
-    b.n = 0;
     if (!rc)
-        rc = runs_minus(&b, &a, &gaps);
+        rc = union_minus(&d2all, &d2->dirty, &d2->whole, &none);
+    if (!rc)
+        rc = union_minus(&cover, &d2all, &gaps, &none);
+    struct runs a = { pre->runs, pre->nruns, pre->runs_cap }, b = { 0 }, m = { 0 };
+    b.cap = a.n + cover.n + 1;
+    b.v = rc ? NULL : malloc(b.cap * sizeof(*b.v));
+    if (!rc && !b.v)
+        rc = -ENOMEM;
+    if (!rc)
+        rc = runs_minus(&b, &a, &cover);
     /* merge with the freeze's runs, both in address order */
-    struct runs m = { 0 };
+    m.cap = *nruns + b.n + 1;
+    m.v = rc ? NULL : malloc(m.cap * sizeof(*m.v));
+    if (!rc && !m.v)
+        rc = -ENOMEM;
     size_t i = 0, j = 0;
     while (!rc && (i < *nruns || j < b.n)) {
         const struct sls_img_pagerun *r =
             j >= b.n || (i < *nruns && (*runs)[i].addr <= b.v[j].addr) ? &(*runs)[i++] : &b.v[j++];
-        rc = run_push(&m, r->addr, r->addr + r->npages * 4096, r->offset);
+        m.v[m.n++] = *r;
     }
-    free(a.v);
     free(b.v);
-    free(regions.v);
     free(gaps.v);
+    free(d2all.v);
+    free(cover.v);
     if (rc) {
         free(m.v);
         return CERR(c, ENOMEM, "pid %d: out of memory", pre->pid);
