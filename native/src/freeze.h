@@ -15,6 +15,8 @@
  * CPU (the caller's), so each ptrace stop of an injected syscall is a local context switch instead
  * of a wake-up of the other CPU (here ~40 us an injected call across CPUs, ~17 us on one). Both get
  * their CPU masks back at the thaw, before the threads run again, so the process never runs bound.
+ * Limit: if the engine dies while the process is frozen (ptrace lets the threads go by itself), the
+ * injected threads keep the one-CPU mask: they run correctly, only bound to that CPU.
  */
 #ifndef SLS_FREEZE_H
 #define SLS_FREEZE_H
