@@ -102,8 +102,8 @@ int sls_capture_memory(struct sls_capture_ctx *c, struct sls_frozen_proc *p, str
 int sls_pagefile_open(struct sls_capture_ctx *c, const char *path);
 /* memory.c: after the pre-read, before the freeze: size the page file and pre-fault it for what the
  * stop will copy, so the stop copies into ready pages (pre-faulting costs about as much as copying).
- * A delta of tracked processes: room for twice what the last stop copied (pre-copied: what was
- * written during the pre-copy). Otherwise the processes' anonymous, swapped and
+ * A delta of tracked processes: room for what the last stop copied and an eighth more (pre-copied:
+ * what was written during the pre-copy). Otherwise the processes' anonymous, swapped and
  * dirty shared pages (with recursive, their descendants' too). */
 int sls_pagefile_reserve(struct sls_capture_ctx *c, const int32_t *pids, int npids, int recursive, int delta);
 /* memory.c: copy every planned run not copied yet into the page file, growing it if the estimate

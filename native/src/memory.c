@@ -631,11 +631,12 @@ int sls_pagefile_reserve(struct sls_capture_ctx *c, const int32_t *pids, int npi
         last += c->pre[i].last_bytes;
     }
     if (tracked) {
-        /* twice what the last stop copied (pre-copied: what was written during its pre-copy, a
-         * hot set rewritten all the time; else the whole delta). Short: the file grows during the
+        /* what the last stop copied (pre-copied: what was written during its pre-copy, a hot set
+         * rewritten all the time; else the whole delta) and an eighth more: pre-faulting costs
+         * about as much as the copy, here for every capture. Short: the file grows during the
          * stop, slower but still correct. */
-        uint64_t room = 2 * last;
-        return grow_page_file(c, c->page_bytes + room + (2u << 20));
+        uint64_t room = last + last / 8;
+        return grow_page_file(c, c->page_bytes + room + (1u << 20));
     }
     uint64_t estimate = 0;
     for (int i = 0; i < npids; i++)
