@@ -1,7 +1,9 @@
 /*
- * capture.c — sls_capture: freeze, take every process's state and pages, thaw, write the image.
- * Records are built in memory while frozen; only page contents are copied during the stop, the
- * image file is written after the thaw.
+ * capture.c — sls_capture: read ahead, freeze, take every process's state and pages, thaw, write
+ * the image. While the processes still run: their memory maps are read (and, for a delta, the
+ * written pages pre-copied) and the page file is sized (precopy.c, memory.c). While frozen: the
+ * early reads are checked, process state is read, the pages written since are copied. After the
+ * thaw: the page file is cut and the image written. Where the time goes: capture_phases.h.
  */
 #include "capture_int.h"
 #include "engine_tracking.h"

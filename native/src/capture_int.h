@@ -1,6 +1,7 @@
 /*
  * capture_int.h — what the capture modules share: the capture context and one entry point per
- * kind of state (proc.c, regs.c, signals.c, maps.c, memory.c, fds.c), orchestrated by capture.c.
+ * kind of state (proc.c, regs.c, signals.c, maps.c, memory.c, fds.c) plus what is read before the
+ * freeze (precopy.c), orchestrated by capture.c.
  * Every function appends entries to the process's record buffer and returns 0 or a negative code
  * with ctx->err set to one line naming the pid (and fd/region) and the problem.
  */
