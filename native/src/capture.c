@@ -277,6 +277,11 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
         t = sls_now_ns(CLOCK_MONOTONIC);
         rc = sls_pagefile_reserve(&c, pids, npids, recursive, delta);
         t = sls_phase_mark(&c, SLS_PH_PREPARE, t);
+        /* For tests only: widen the gap between the pre-copy and the freeze, so a writer racing
+         * the capture surely writes pages in it (a hot set) on a fast, or a loaded, machine. */
+        const char *gap = getenv("SLS_TEST_PRECOPY_GAP_US");
+        if (gap && delta)
+            usleep((useconds_t)strtoul(gap, NULL, 10));
     }
     if (!rc)
         rc = sls_freeze(&c.fz, pids, npids, recursive, err, errlen);
