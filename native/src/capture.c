@@ -7,6 +7,7 @@
  */
 #include "capture_int.h"
 #include "engine_tracking.h"
+#include "shadow.h"
 #include "slsnative.h"
 #include "util.h"
 
@@ -166,7 +167,7 @@ struct delta_state {
     size_t nstale;
 };
 
-static int delta_begin(struct sls_capture_ctx *c, struct delta_state *ds, int track_mode)
+static int delta_begin(struct sls_capture_ctx *c, struct delta_state *ds, int track_mode, int shadow)
 {
     size_t n = c->fz.nprocs;
     ds->first_mode = -1;
@@ -181,6 +182,11 @@ static int delta_begin(struct sls_capture_ctx *c, struct delta_state *ds, int tr
         struct sls_tracker *t = pre && pre->t ? pre->t : sls_trackers_take(c->fz.procs[i].pid);
         if (pre)
             pre->t = NULL; /* the freeze has it now */
+        if (t && !!sls_track_fault_server(t) != shadow) {
+            /* opened for the other way (async, or synchronous for shadowing): start over */
+            ds->stale[ds->nstale++] = t;
+            t = NULL;
+        }
         if (t) {
             char why[256];
             if (sls_track_collect(t, &ds->d[i], 0, why, sizeof(why)) < 0) {
@@ -195,7 +201,8 @@ static int delta_begin(struct sls_capture_ctx *c, struct delta_state *ds, int tr
     for (size_t i = 0; i < n && !all; i++) {
         if (ds->t[i])
             continue;
-        int rc = sls_track_open(&c->fz.procs[i], track_mode, &ds->t[i], c->err, c->errlen);
+        int rc = sls_track_open(&c->fz.procs[i], track_mode | (shadow ? SLS_TRACK_SYNC : 0), &ds->t[i],
+                                c->err, c->errlen);
         if (rc)
             return rc;
     }
@@ -255,9 +262,14 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
         return sls_errf(err, errlen, EINVAL, "sls_capture: no processes, page file or image file given");
     if (flags & ~(SLS_CAPTURE_RECURSIVE | SLS_CAPTURE_DELTA | SLS_CAPTURE_TRACK_MASK | SLS_CAPTURE_SHADOW))
         return sls_errf(err, errlen, EINVAL, "sls_capture: unknown flags %#x", flags);
-    if (flags & SLS_CAPTURE_SHADOW)
-        return sls_errf(err, errlen, EOPNOTSUPP, "sls_capture: shadowing (synchronous userfaultfd copy-on-write) is not built yet");
-    int track_mode = (flags & SLS_CAPTURE_TRACK_MASK) >> 8;
+    int track_mode = (flags & SLS_CAPTURE_TRACK_MASK) >> 8, shadow = (flags & SLS_CAPTURE_SHADOW) != 0;
+    if (shadow && !(flags & SLS_CAPTURE_DELTA))
+        return sls_errf(err, errlen, EINVAL, "sls_capture: SLS_CAPTURE_SHADOW needs SLS_CAPTURE_DELTA (the "
+                        "synchronous uffd that shadows is also the dirty tracker)");
+    if (shadow && track_mode != SLS_TRACK_UFFD &&
+        (track_mode != SLS_TRACK_AUTO || sls_track_auto_mode() != SLS_TRACK_UFFD))
+        return sls_errf(err, errlen, EOPNOTSUPP, "sls_capture: shadowing needs uffd dirty tracking, "
+                        "not %s", sls_track_mode_name(track_mode == SLS_TRACK_AUTO ? sls_track_auto_mode() : track_mode));
     if ((flags & SLS_CAPTURE_TRACK_MASK) && !(flags & SLS_CAPTURE_DELTA))
         return sls_errf(err, errlen, EINVAL, "sls_capture: a tracking mechanism was given without SLS_CAPTURE_DELTA");
     if ((flags & SLS_CAPTURE_DELTA) && (track_mode > SLS_TRACK_DIGEST || !sls_track_available(track_mode)))
@@ -300,7 +312,7 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     if (!bufs)
         rc = CERR(&c, ENOMEM, "out of memory");
     if (!rc && (flags & SLS_CAPTURE_DELTA))
-        rc = delta_begin(&c, &ds, track_mode);
+        rc = delta_begin(&c, &ds, track_mode, shadow);
     t = sls_phase_mark(&c, SLS_PH_TRACK, t);
     for (size_t i = 0; i < nprocs && !rc; i++) {
         c.delta = ds.delta ? &ds.d[i] : NULL;
@@ -309,10 +321,16 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     }
     c.delta = NULL;
     t = sls_now_ns(CLOCK_MONOTONIC);
+    struct sls_shadow *sh = NULL;
+    if (!rc && shadow && ds.delta)
+        /* the dirty set is write-protected (the collect did it): its copies wait for the thaw */
+        rc = sls_shadow_begin(&c, ds.t, ds.d, nprocs, &sh);
     if (!rc)
         rc = sls_copy_pages(&c, 0);
+    if (!rc && sh)
+        sls_shadow_arm(sh, c.page_map);
     t = sls_phase_mark(&c, SLS_PH_COPY, t);
-    c.ph.stop_bytes = c.copy_end - c.ph.precopy_bytes;
+    c.ph.stop_bytes = c.copy_end - c.ph.precopy_bytes - sls_shadow_pages(sh) * 4096;
     c.ph.injected = sls_inject_count() - injected0;
     int trc = sls_thaw(&c.fz, rc ? NULL : err, errlen);
     uint64_t released = c.fz.released_ns ? c.fz.released_ns : sls_now_ns(CLOCK_MONOTONIC);
@@ -322,6 +340,10 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
     c.ph.stop_ns = stop_ns;
     if (!rc)
         rc = trc;
+    if (!rc && sh)
+        rc = sls_shadow_copy(&c, sh); /* the processes run: writes to pages not copied yet wait */
+    uint64_t shadow_faults = sls_shadow_faults(sh), shadowed = sls_shadow_pages(sh);
+    sls_shadow_free(sh);
     int frc = sls_pagefile_finish(&c);
     if (!rc)
         rc = frc;
@@ -344,8 +366,8 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
         stats->track_mode = ds.first_mode;
         stats->dirty_pages = ds.dirty_pages;
         stats->total_ns = sls_now_ns(CLOCK_MONOTONIC) - started;
-        stats->shadowed = 0;
-        stats->shadow_faults = 0;
+        stats->shadowed = shadowed > 0;
+        stats->shadow_faults = (uint32_t)shadow_faults;
     }
     phases_publish(&c.ph);
     delta_free(&ds, nprocs);

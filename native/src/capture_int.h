@@ -25,6 +25,7 @@ struct sls_page_copy {
     uint64_t offset;    /* in the page file */
     int readable;       /* PROT_READ: process_vm_readv works; else /proc/PID/mem (FOLL_FORCE) */
     int failed;         /* pre-copy only: could not be read while the process ran */
+    int shadow;         /* SLS_CAPTURE_SHADOW: copied after the thaw (shadow.c), not in the stop */
 };
 
 /* One mapping as /proc/PID/smaps describes it. */

@@ -69,7 +69,7 @@ static int add_copy(struct sls_capture_ctx *c, pid_t pid, uint64_t addr, uint64_
         c->copies_cap = nc;
     }
     rl->runs[rl->n++] = (struct sls_img_pagerun){ addr, len / PAGE, c->page_bytes };
-    c->copies[c->ncopies++] = (struct sls_page_copy){ pid, addr, len, c->page_bytes, readable, 0 };
+    c->copies[c->ncopies++] = (struct sls_page_copy){ pid, addr, len, c->page_bytes, readable, 0, 0 };
     c->page_bytes += len;
     c->copy_end = c->page_bytes;
     return 0;
@@ -702,6 +702,10 @@ int sls_copy_pages(struct sls_capture_ctx *c, int running)
     struct iovec remote[IOV_MAX];
     for (size_t i = c->copies_done; i < c->ncopies && !rc;) {
         struct sls_page_copy *first = &c->copies[i];
+        if (first->shadow) {
+            i++; /* shadow.c copies it after the thaw */
+            continue;
+        }
         if (memfd >= 0 && mem_pid != first->pid) {
             close(memfd);
             memfd = -1;
@@ -721,7 +725,7 @@ int sls_copy_pages(struct sls_capture_ctx *c, int running)
         size_t k = 0;
         uint64_t total = 0;
         while (i + k < c->ncopies && k < IOV_MAX && c->copies[i + k].pid == first->pid &&
-               c->copies[i + k].readable && total < (1ull << 30) &&
+               c->copies[i + k].readable && !c->copies[i + k].shadow && total < (1ull << 30) &&
                c->copies[i + k].offset == first->offset + total /* a delta's zero runs leave gaps */) {
             remote[k].iov_base = (void *)(uintptr_t)c->copies[i + k].addr;
             remote[k].iov_len = c->copies[i + k].len;

@@ -302,9 +302,12 @@ int trk_pagemap_read(struct sls_tracker *t, uint64_t start, size_t npages, uint6
 static int collect(struct sls_tracker *t, struct sls_track_delta *d, int flags, char *err,
                    size_t errlen);
 
-static int open_mode(struct sls_frozen_proc *p, int mode, int lazy, struct sls_tracker **out,
+static int open_mode(struct sls_frozen_proc *p, int mode, int lazy, int sync, struct sls_tracker **out,
                      char *err, size_t errlen)
 {
+    if (sync && mode != SLS_TRACK_UFFD)
+        return sls_errf(err, errlen, EINVAL, "dirty tracking %s: synchronous tracking (for shadowing) "
+                        "exists only for uffd", sls_track_mode_name(mode));
     if (mode != SLS_TRACK_UFFD && mode != SLS_TRACK_SOFTDIRTY && mode != SLS_TRACK_DIGEST)
         return sls_errf(err, errlen, EINVAL, "dirty tracking: unknown mode %d", mode);
     if (mode == SLS_TRACK_UFFD && !trk_uffd_available())
@@ -320,6 +323,7 @@ static int open_mode(struct sls_frozen_proc *p, int mode, int lazy, struct sls_t
         return sls_errf(err, errlen, ENOMEM, "pid %d: out of memory for a tracker", p->pid);
     t->pid = p->pid;
     t->mode = mode;
+    t->sync = sync;
     t->uffd = -1;
     t->mem_fd = -1;
     char path[64];
@@ -352,10 +356,12 @@ int sls_track_open(struct sls_frozen_proc *p, int mode, struct sls_tracker **out
                    size_t errlen)
 {
     *out = NULL;
-    int lazy = (mode & SLS_TRACK_LAZY) != 0;
-    mode &= ~SLS_TRACK_LAZY;
-    if (mode != SLS_TRACK_AUTO)
-        return open_mode(p, mode, lazy, out, err, errlen);
+    int lazy = (mode & SLS_TRACK_LAZY) != 0, sync = (mode & SLS_TRACK_SYNC) != 0;
+    mode &= ~(SLS_TRACK_LAZY | SLS_TRACK_SYNC);
+    if (sync && mode == SLS_TRACK_AUTO && sls_track_auto_mode() == SLS_TRACK_UFFD)
+        mode = SLS_TRACK_UFFD; /* synchronous tracking is uffd or nothing: no fallback */
+    if (mode != SLS_TRACK_AUTO || sync)
+        return open_mode(p, mode, lazy, sync, out, err, errlen);
     /* AUTO: the best mechanism this kernel has that also works for this process (one at its
      * open-file limit cannot be given a uffd); digest always does. Why a better one was passed
      * over is kept. */
@@ -365,7 +371,7 @@ int sls_track_open(struct sls_frozen_proc *p, int mode, struct sls_tracker **out
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         if (!sls_track_available(order[i]))
             continue;
-        rc = open_mode(p, order[i], lazy, out, err, errlen);
+        rc = open_mode(p, order[i], lazy, 0, out, err, errlen);
         if (rc == 0) {
             snprintf((*out)->passed_over, sizeof((*out)->passed_over), "%s", first_refusal);
             return 0;
@@ -377,6 +383,11 @@ int sls_track_open(struct sls_frozen_proc *p, int mode, struct sls_tracker **out
                      sls_track_mode_name(order[i]), err);
     }
     return rc;
+}
+
+struct sls_fault_server *sls_track_fault_server(const struct sls_tracker *t)
+{
+    return t ? t->server : NULL;
 }
 
 const char *sls_track_passed_over(const struct sls_tracker *t)
@@ -532,5 +543,7 @@ void sls_track_close(struct sls_tracker *t)
     trk_base_free(&t->base);
     free(t->scan_vec);
     free(t->acc);
+    free(t->sync_written.v);
+    free(t->sync_touched.v);
     free(t);
 }

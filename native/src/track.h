@@ -91,6 +91,13 @@
  * the process runs. Use it when tracking starts at attach time (1 GiB: 5 ms stop instead of 34). */
 #define SLS_TRACK_LAZY 0x100
 
+/* Or'ed into the mode of sls_track_open, UFFD only: a synchronous write-protect uffd (no WP_ASYNC)
+ * whose faults a fault server thread of the engine serves for as long as the tracker lives, so a
+ * capture can shadow (SLS_CAPTURE_SHADOW, shadow.c). Every first write to a page after a collect
+ * waits for the engine (~60 us instead of 1-2). Refused (EPERM) for a target whose uffd could only
+ * trap user-mode faults: a kernel-mode write (read(2) into a protected buffer) would fail EFAULT. */
+#define SLS_TRACK_SYNC 0x200
+
 /* Collect flags. */
 #define SLS_TRACK_COLLECT_RUNNING 0x1 /* the target is not frozen (pre-copy pass) */
 
@@ -119,6 +126,7 @@ struct sls_track_delta {
 };
 
 struct sls_tracker;
+struct sls_fault_server;
 
 /* 1 if mode works on this kernel for this engine (SLS_TRACK_AUTO: if any does, i.e. always). */
 int sls_track_available(int mode);
@@ -146,6 +154,9 @@ int sls_track_open(struct sls_frozen_proc *p, int mode, struct sls_tracker **out
 /* The mechanism an open tracker uses (never AUTO) and the pid it tracks. */
 int sls_track_mode(const struct sls_tracker *t);
 pid_t sls_track_pid(const struct sls_tracker *t);
+
+/* The fault server of a SLS_TRACK_SYNC tracker, or NULL (shadow.h). */
+struct sls_fault_server *sls_track_fault_server(const struct sls_tracker *t);
 
 /* AUTO only: "" if the best available mechanism was taken, else one line saying which better one
  * failed for this process and why (e.g. "uffd: pid 12: userfaultfd() in the target failed: Too

@@ -52,6 +52,10 @@ struct sls_tracker {
     size_t buf_len;
     uint64_t zero_hash;         /* DIGEST: the hash of a page of zeros (= an absent page) */
     char passed_over[200];      /* AUTO: why a better mechanism was refused for this process */
+    int sync;                   /* UFFD opened with SLS_TRACK_SYNC (no WP_ASYNC) */
+    struct sls_fault_server *server; /* sync: serves the write faults (shadow.c) */
+    struct sls_track_range_list sync_written; /* sync, during a collect: pages the server saw written */
+    struct sls_track_range_list sync_touched; /* sync, during a collect: ranges unmapped or moved */
 };
 
 /* Per-collect context handed to the mechanisms. */

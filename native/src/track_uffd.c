@@ -19,6 +19,7 @@
  * answers without walking page tables), which finds a VMA unmapped and mapped again at the same
  * place; that one is adopted like a new one and the run is split around it.
  */
+#include "shadow.h"
 #include "track_int.h"
 #include "util.h"
 
@@ -33,6 +34,10 @@
 #include <unistd.h>
 
 #define UFFD_FEATURES (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)
+/* SLS_TRACK_SYNC (shadow.c): writes wait for the engine's fault server; it is told of discards,
+ * unmaps and moves, since a synchronous uffd gives no PAGE_IS_WPALLOWED to find replaced VMAs */
+#define UFFD_SYNC_FEATURES (UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_EVENT_REMOVE | \
+                            UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMAP)
 #define SCAN_VEC_LEN 1024
 
 int trk_uffd_available(void)
@@ -72,13 +77,17 @@ int trk_uffd_available(void)
 }
 
 /* Creates the uffd in the target and returns the target's fd number. */
-static int create_in_target(struct sls_injector *inj, pid_t pid, long *target_fd, char *err,
+static int create_in_target(struct sls_injector *inj, pid_t pid, int sync, long *target_fd, char *err,
                             size_t errlen)
 {
     long args[6] = { O_CLOEXEC | O_NONBLOCK };
     int rc = sls_injector_call(inj, SYS_userfaultfd, args, target_fd, err, errlen);
     if (rc)
         return rc;
+    if (*target_fd == -EPERM && sync)
+        return sls_errf(err, errlen, EPERM, "pid %d: shadowing needs a userfaultfd that also traps "
+                        "kernel-mode writes, and this target may only create a user-mode one "
+                        "(vm.unprivileged_userfaultfd = 0, no CAP_SYS_PTRACE)", pid);
     if (*target_fd == -EPERM) {
         /* vm.unprivileged_userfaultfd = 0 and the target lacks CAP_SYS_PTRACE: user faults only,
          * which is all write tracking needs */
@@ -100,7 +109,7 @@ int trk_uffd_open(struct sls_tracker *t, struct sls_frozen_proc *p, char *err, s
     if (rc)
         return rc;
     long target_fd;
-    rc = create_in_target(inj, p->pid, &target_fd, err, errlen);
+    rc = create_in_target(inj, p->pid, t->sync, &target_fd, err, errlen);
     if (rc)
         return rc;
     int ufd = -1, getfd_errno = 0;
@@ -133,14 +142,17 @@ int trk_uffd_open(struct sls_tracker *t, struct sls_frozen_proc *p, char *err, s
                         "pid %d: closing its userfaultfd %ld in the target failed: %s", p->pid,
                         target_fd, crc ? cerr : strerror((int)-cret));
     }
-    struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURES };
+    struct uffdio_api api = { .api = UFFD_API, .features = t->sync ? UFFD_SYNC_FEATURES : UFFD_FEATURES };
     if (ioctl(ufd, UFFDIO_API, &api)) {
         int e = errno;
         close(ufd);
-        return sls_errf(err, errlen, e, "pid %d: UFFDIO_API (WP_ASYNC | WP_UNPOPULATED): %s", p->pid,
-                        strerror(e));
+        return sls_errf(err, errlen, e, "pid %d: UFFDIO_API (%s): %s", p->pid,
+                        t->sync ? "WP_UNPOPULATED | EVENT_REMOVE | EVENT_UNMAP | EVENT_REMAP, synchronous"
+                                : "WP_ASYNC | WP_UNPOPULATED", strerror(e));
     }
     t->uffd = ufd;
+    if (t->sync && (rc = sls_fault_server_start(p->pid, ufd, &t->server, err, errlen)))
+        return rc; /* the caller closes t and with it ufd */
     t->scan_vec_len = SCAN_VEC_LEN;
     t->scan_vec = malloc(SCAN_VEC_LEN * sizeof(*t->scan_vec));
     if (!t->scan_vec)
@@ -150,6 +162,9 @@ int trk_uffd_open(struct sls_tracker *t, struct sls_frozen_proc *p, char *err, s
 
 void trk_uffd_close(struct sls_tracker *t)
 {
+    /* the server first: it must not touch the uffd once closed (nor serve a reused fd number) */
+    sls_fault_server_stop(t->server);
+    t->server = NULL;
     if (t->uffd >= 0)
         close(t->uffd);
     t->uffd = -1;
@@ -188,6 +203,19 @@ static int oom(struct trk_collect *c)
  * walking their page tables: a few microseconds even for thousands of VMAs. */
 static int first_unregistered(struct trk_collect *c, uint64_t s, uint64_t e, uint64_t *at)
 {
+    if (c->t->sync) {
+        /* no PAGE_IS_WPALLOWED on a synchronous uffd: the server's unmap/move events say instead */
+        const struct sls_track_range_list *l = &c->t->sync_touched;
+        *at = 0;
+        for (size_t i = 0; i < l->n; i++) {
+            if (l->v[i].start >= e || l->v[i].end <= s)
+                continue;
+            uint64_t a = l->v[i].start > s ? l->v[i].start : s;
+            if (!*at || a < *at)
+                *at = a;
+        }
+        return 0;
+    }
     struct page_region r;
     struct pm_scan_arg a = {
         .size = sizeof(a), .start = s, .end = e, .vec = (uintptr_t)&r, .vec_len = 1, .max_pages = 1,
@@ -206,12 +234,16 @@ static int first_unregistered(struct trk_collect *c, uint64_t s, uint64_t e, uin
 /* One PAGEMAP_SCAN over [s, e) that returns the written pages into t->acc and protects them again.
  * Returns 0, -EPERM when a VMA in the range is not registered (possible only if the maps changed
  * since we read them, i.e. while the target runs), or another negative code with err set. */
+static int sync_finish_scan(struct trk_collect *c, uint64_t s, uint64_t e);
+
 static int scan_written(struct trk_collect *c, uint64_t s, uint64_t e)
 {
     struct sls_tracker *t = c->t;
+    uint64_t s0 = s;
     struct pm_scan_arg a = {
         .size = sizeof(a),
-        .flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+        /* synchronous: WP_MATCHING would skip its VMAs; only look, sync_finish_scan re-protects */
+        .flags = t->sync ? 0 : PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
         .vec = (uintptr_t)t->scan_vec,
         .vec_len = t->scan_vec_len,
         .category_mask = PAGE_IS_WRITTEN,
@@ -246,7 +278,79 @@ static int scan_written(struct trk_collect *c, uint64_t s, uint64_t e)
             break;
         s = t->scan_vec[n - 1].end;
     }
+    return t->sync ? sync_finish_scan(c, s0, e) : 0;
+}
+
+static int acc_push(struct sls_tracker *t, struct page_region *out, size_t *n, uint64_t s, uint64_t e)
+{
+    (void)t;
+    if (*n && out[*n - 1].end >= s) {
+        if (e > out[*n - 1].end)
+            out[*n - 1].end = e;
+        return 0;
+    }
+    out[(*n)++] = (struct page_region){ .start = s, .end = e, .categories = PAGE_IS_WRITTEN };
     return 0;
+}
+
+/* Synchronous tracker, after the scan of [s, e): adds the pages the fault server saw written there
+ * (a fault unprotected just before the freeze may not have populated its page yet, and a discarded
+ * page is no longer written-looking), then write-protects everything reported again. A protect that
+ * hits an unregistered VMA means the maps changed under a running collect: -EPERM, like the scan. */
+static int sync_finish_scan(struct trk_collect *c, uint64_t s, uint64_t e)
+{
+    struct sls_tracker *t = c->t;
+    const struct sls_track_range_list *w = &t->sync_written;
+    size_t extra = 0;
+    for (size_t i = 0; i < w->n; i++)
+        if (w->v[i].start < e && w->v[i].end > s)
+            extra++;
+    if (extra) {
+        struct page_region *m = malloc((t->nacc + extra) * sizeof(*m));
+        if (!m)
+            return oom(c);
+        size_t n = 0, i = 0, j = 0;
+        while (i < t->nacc || j < w->n) {
+            if (j < w->n && (w->v[j].end <= s || w->v[j].start >= e)) {
+                j++;
+                continue;
+            }
+            if (j >= w->n || (i < t->nacc && t->acc[i].start <= w->v[j].start)) {
+                acc_push(t, m, &n, t->acc[i].start, t->acc[i].end);
+                i++;
+            } else {
+                acc_push(t, m, &n, w->v[j].start > s ? w->v[j].start : s, w->v[j].end < e ? w->v[j].end : e);
+                j++;
+            }
+        }
+        free(t->acc);
+        t->acc = m;
+        t->nacc = n;
+        t->acc_cap = t->nacc + extra;
+    }
+    for (size_t i = 0; i < t->nacc; i++) {
+        struct uffdio_writeprotect wp = {
+            .range = { .start = t->acc[i].start, .len = t->acc[i].end - t->acc[i].start },
+            .mode = UFFDIO_WRITEPROTECT_MODE_WP,
+        };
+        while (ioctl(t->uffd, UFFDIO_WRITEPROTECT, &wp) != 0) {
+            int er = errno;
+            if (er == EAGAIN)
+                continue;
+            if (er == ENOENT || er == ENOMEM || er == EINVAL)
+                return -EPERM;
+            return sls_errf(c->err, c->errlen, er, "pid %d: UFFDIO_WRITEPROTECT %#llx-%#llx: %s", t->pid,
+                            (unsigned long long)t->acc[i].start, (unsigned long long)t->acc[i].end,
+                            strerror(er));
+        }
+    }
+    return 0;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+    const struct sls_track_range *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
 }
 
 /* A VMA the uffd does not know yet: register it, protect it whole, report it whole. */
@@ -326,6 +430,21 @@ int trk_uffd_collect(struct trk_collect *c, const struct trk_vma *v, size_t n)
 {
     struct sls_tracker *t = c->t;
     size_t i = 0;
+    if (t->server) {
+        if (sls_fault_server_take(t->server, &t->sync_written, &t->sync_touched))
+            return oom(c); /* the collect fails and forgets: nothing is lost */
+        qsort(t->sync_written.v, t->sync_written.n, sizeof(*t->sync_written.v), range_cmp);
+        size_t k = 0;
+        for (size_t j = 0; j < t->sync_written.n; j++) {
+            if (k && t->sync_written.v[k - 1].end >= t->sync_written.v[j].start) {
+                if (t->sync_written.v[j].end > t->sync_written.v[k - 1].end)
+                    t->sync_written.v[k - 1].end = t->sync_written.v[j].end;
+            } else {
+                t->sync_written.v[k++] = t->sync_written.v[j];
+            }
+        }
+        t->sync_written.n = k;
+    }
     while (i < n) {
         int rc = 0;
         if (v[i].special) {
