@@ -24,7 +24,7 @@ static void note_untracked(struct rst_ctx *c, struct rst_proc *p, const char *wh
 {
     if (c->nuntracked++ == 0)
         snprintf(c->note, sizeof(c->note),
-                 "pid %d restored untracked (its next delta capture is complete): dirty tracking: %s",
+                 "pid %d restored untracked (its next delta capture is complete): %s",
                  p->new_pid, why);
 }
 
