@@ -23,10 +23,22 @@ final class Partition {
     volatile String lastError;
     /** Newest committed epoch, -1 if none (known from the backend when it is present). */
     volatile long lastEpoch = -1;
+    /**
+     * The epoch a restore brought this partition's processes back to, while no epoch was committed
+     * since: the engine tracks their writes from that epoch, so it is the next delta's parent (it may be
+     * older than {@link #lastEpoch}). -1 otherwise.
+     */
+    volatile long restoredEpoch = -1;
     volatile boolean deleted;
 
     Partition(PartitionSpec spec) {
         this.spec = spec;
+    }
+
+    /** The epoch the next capture continues from: the restored one, else the newest committed. */
+    long previousEpoch() {
+        long restored = restoredEpoch;
+        return restored >= 0 ? restored : lastEpoch;
     }
 
     long oid() {

@@ -15,6 +15,7 @@ import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.Designate;
+import org.sls.api.CaptureMode;
 import org.sls.api.CheckpointResult;
 import org.sls.api.EpochInfo;
 import org.sls.api.PartitionInfo;
@@ -27,6 +28,7 @@ import org.sls.api.RestoredProcess;
 import org.sls.api.SlsException;
 import org.sls.api.SystemInfo;
 import org.sls.api.engine.CheckpointEngine;
+import org.sls.api.engine.DirtyTracking;
 import org.sls.api.engine.RestoreProcess;
 import org.sls.api.engine.RestoreSpec;
 import org.sls.api.image.CheckpointImage;
@@ -139,6 +141,14 @@ public class PartitionManager implements PartitionService {
     @Deactivate
     void deactivate() {
         scheduler.shutdown();
+        CheckpointEngine tracking = engine;
+        for (Partition p : partitions.values()) {
+            if (tracking != null && p.restoredEpoch >= 0) {
+                // which epoch the engine's trackers continue from is not saved: a core started later
+                // would take their deltas as relative to the newest epoch, so its next epoch is complete
+                tracking.forgetTracking(List.copyOf(p.pids));
+            }
+        }
         synchronized (partitions) {
             try {
                 store.save(partitions.values()); // keeps the counters across a clean restart
@@ -346,7 +356,7 @@ public class PartitionManager implements PartitionService {
             long epoch = nextEpoch(p, backend);
             try (EpochWriter writer = backend.beginEpoch(p.oid(), epoch)) {
                 CaptureOutcome outcome = strategy.capture(
-                        new CaptureRequest(p.oid(), pids, recursive, writer.pageFile(), p.lastEpoch), e);
+                        new CaptureRequest(p.oid(), pids, recursive, writer.pageFile(), p.previousEpoch()), e);
                 EpochInfo info;
                 try {
                     info = writer.commit(new EpochRecord(p.oid(), epoch, p.spec.mode(), outcome.parentEpoch(),
@@ -358,6 +368,7 @@ public class PartitionManager implements PartitionService {
                     throw ex;
                 }
                 p.lastEpoch = info.epoch();
+                p.restoredEpoch = -1;
                 p.epochsTaken++;
                 p.lastStopNanos = outcome.stopNanos();
                 p.lastError = null;
@@ -411,8 +422,25 @@ public class PartitionManager implements PartitionService {
                 }
                 procs.add(new RestoreProcess(proc, PageComposer.compose(layers, proc.regions())));
             }
-            List<RestoredProcess> restored = e.restore(new RestoreSpec(procs, request.detached(), request.force()));
-            adoptRestored(p, restored);
+            boolean delta = p.spec.mode() == CaptureMode.DELTA;
+            CaptureStrategy strategy = strategies.get(p.spec.mode().strategyName());
+            if (delta && strategy != null) {
+                // The trackers of the processes being replaced describe writes since lastEpoch, not
+                // since this epoch; dropped before the restore, so the restored processes' new trackers
+                // (opened by the engine before they run) are the only ones left for this partition.
+                strategy.forget(p.oid());
+            }
+            List<RestoredProcess> restored = e.restore(new RestoreSpec(procs, request.detached(), request.force(),
+                    delta ? DirtyTracking.AUTO : DirtyTracking.NONE));
+            List<Integer> copies = adoptRestored(p, restored);
+            if (delta) {
+                if (copies.isEmpty()) {
+                    p.restoredEpoch = epoch; // the next delta continues from the restored epoch
+                } else {
+                    // copies next to running originals are not the partition's: nobody captures them
+                    e.forgetTracking(copies);
+                }
+            }
             return new RestoreResult(p.oid(), epoch, restored);
         } catch (SlsException ex) {
             throw ex;
@@ -426,8 +454,12 @@ public class PartitionManager implements PartitionService {
         }
     }
 
-    /** Restored processes replace originals that are gone; a copy made while the original runs is not attached. */
-    private void adoptRestored(Partition p, List<RestoredProcess> restored) {
+    /**
+     * Restored processes replace originals that are gone; a copy made while the original runs is not
+     * attached. Returns the PIDs of such copies.
+     */
+    private List<Integer> adoptRestored(Partition p, List<RestoredProcess> restored) {
+        List<Integer> copies = new ArrayList<>();
         synchronized (partitions) {
             boolean changed = false;
             for (RestoredProcess r : restored) {
@@ -435,12 +467,15 @@ public class PartitionManager implements PartitionService {
                 if (originalGone) {
                     changed |= p.pids.remove(r.originalPid());
                     changed |= p.pids.add(r.pid());
+                } else {
+                    copies.add(r.pid());
                 }
             }
             if (changed) {
                 store.save(partitions.values());
             }
         }
+        return copies;
     }
 
     private void periodicCheckpoint(long oid) {

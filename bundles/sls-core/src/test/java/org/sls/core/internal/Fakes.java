@@ -40,6 +40,9 @@ final class Fakes {
         volatile int maxConcurrent;
         final AtomicInteger captures = new AtomicInteger();
         volatile RestoreSpec lastRestore;
+        /** The PID a restored process gets, from its original one. */
+        volatile java.util.function.IntUnaryOperator restoredPid = pid -> pid + 1000;
+        final List<Integer> forgotten = new java.util.concurrent.CopyOnWriteArrayList<>();
 
         @Override
         public String version() {
@@ -85,7 +88,13 @@ final class Fakes {
         @Override
         public List<RestoredProcess> restore(RestoreSpec spec) {
             lastRestore = spec;
-            return spec.processes().stream().map(p -> new RestoredProcess(p.image().pid(), p.image().pid() + 1000)).toList();
+            return spec.processes().stream()
+                    .map(p -> new RestoredProcess(p.image().pid(), restoredPid.applyAsInt(p.image().pid()))).toList();
+        }
+
+        @Override
+        public void forgetTracking(List<Integer> pids) {
+            forgotten.addAll(pids);
         }
     }
 

@@ -378,4 +378,92 @@ class PartitionManagerTest {
         assertEquals(1, forgotten.get());
         assertEquals(0, m.partition(3).epochsTaken());
     }
+
+    /** A delta strategy that records what it was asked and, like the real one, takes the previous epoch as parent. */
+    private static final class RecordingDelta implements CaptureStrategy {
+        final List<Long> previous = new ArrayList<>();
+        final java.util.concurrent.atomic.AtomicInteger forgotten = new java.util.concurrent.atomic.AtomicInteger();
+
+        @Override
+        public String name() {
+            return "delta";
+        }
+
+        @Override
+        public org.sls.api.spi.CaptureOutcome capture(org.sls.api.spi.CaptureRequest r, org.sls.api.engine.CheckpointEngine e) {
+            previous.add(r.previousEpoch());
+            var res = e.capture(new org.sls.api.engine.CaptureSpec(r.pids(), r.recursive(), r.pageFile(),
+                    org.sls.api.engine.DirtyTracking.AUTO));
+            return new org.sls.api.spi.CaptureOutcome(res.image(), r.previousEpoch(), res.stopNanos());
+        }
+
+        @Override
+        public void forget(long oid) {
+            forgotten.incrementAndGet();
+        }
+    }
+
+    private static long parentOf(PartitionManager m, long oid, long epoch) {
+        return m.epochs(oid).stream().filter(i -> i.epoch() == epoch).findFirst().orElseThrow().parentEpoch();
+    }
+
+    @Test
+    void epochAfterARestoreOfAnOlderEpochIsADeltaOfTheRestoredEpoch() throws Exception {
+        RecordingDelta delta = new RecordingDelta();
+        PartitionManager m = manager(true, true);
+        m.bindStrategy(delta, Map.of("sls.capture", "delta"));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.DELTA, 0));
+        Process original = new ProcessBuilder("sleep", "600").start();
+        started.add(original);
+        m.attach(3, (int) original.pid());
+        for (int k = 0; k < 3; k++) {
+            m.checkpoint(3, false);
+        }
+        assertEquals(List.of(-1L, 0L, 1L), delta.previous);
+        original.destroyForcibly().waitFor();
+        int restoredPid = sleeper(); // stands in for the restored process, alive like it
+        engine.restoredPid = pid -> restoredPid;
+
+        m.restore(new RestoreRequest(3, 1, true, false));
+        assertEquals(org.sls.api.engine.DirtyTracking.AUTO, engine.lastRestore.tracking(),
+                "a delta partition's restore asks the engine to track the restored processes");
+        assertEquals(1, delta.forgotten.get(), "the replaced processes' tracking is dropped before the restore");
+        assertEquals(List.of(restoredPid), m.partition(3).pids());
+
+        CheckpointResult after = m.checkpoint(3, false);
+        assertEquals(3, after.epoch(), "epoch numbers go on after the newest");
+        assertEquals(1L, delta.previous.get(3), "the capture after the restore continues from the restored epoch");
+        assertEquals(1, parentOf(m, 3, 3), "its parent is the restored epoch 1, not the newest 2");
+        m.checkpoint(3, false);
+        assertEquals(3L, delta.previous.get(4), "then from the epoch just taken");
+        assertEquals(3, parentOf(m, 3, 4));
+        assertTrue(engine.forgotten.isEmpty(), "the restored process's tracker is kept");
+    }
+
+    @Test
+    void restoredCopyNextToTheRunningOriginalIsLeftUntrackedAndTheChainGoesOn() throws Exception {
+        RecordingDelta delta = new RecordingDelta();
+        PartitionManager m = manager(true, true);
+        m.bindStrategy(delta, Map.of("sls.capture", "delta"));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.DELTA, 0));
+        int pid = sleeper();
+        m.attach(3, pid);
+        m.checkpoint(3, false);
+        m.checkpoint(3, false);
+        m.restore(new RestoreRequest(3, 0, true, false));
+        assertEquals(List.of(pid + 1000), engine.forgotten, "the copy is not the partition's: its tracker goes");
+        assertEquals(List.of(pid), m.partition(3).pids());
+        m.checkpoint(3, false);
+        assertEquals(1L, delta.previous.get(2), "the original goes on from the newest epoch");
+    }
+
+    @Test
+    void restoreOfAFullPartitionAsksForNoTracking() throws IOException {
+        PartitionManager m = manager(true, true);
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.attach(3, sleeper());
+        m.checkpoint(3, false);
+        m.restore(RestoreRequest.newest(3));
+        assertEquals(org.sls.api.engine.DirtyTracking.NONE, engine.lastRestore.tracking());
+    }
 }

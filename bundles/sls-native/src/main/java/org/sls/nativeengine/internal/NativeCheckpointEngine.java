@@ -21,6 +21,8 @@ import org.sls.api.engine.RestoreProcess;
 import org.sls.api.engine.RestoreSpec;
 import org.sls.api.image.CheckpointImage;
 import org.sls.api.image.PageSegment;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The engine service over libslsnative.so. Registered by {@link NativeEngineComponent} only after the
@@ -28,6 +30,8 @@ import org.sls.api.image.PageSegment;
  * carrying the engine's one error line.
  */
 public final class NativeCheckpointEngine implements CheckpointEngine {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NativeCheckpointEngine.class);
 
     private static final int ERR_LEN = 1024;
 
@@ -120,6 +124,12 @@ public final class NativeCheckpointEngine implements CheckpointEngine {
         return mode < 0 ? 0 : SlsNativeLibrary.SLS_CAPTURE_DELTA | SlsNativeLibrary.captureTrack(mode);
     }
 
+    /** The sls_restore flags for a tracking choice: none, or SLS_RESTORE_TRACK with the mechanism. */
+    static int restoreTrackingFlags(DirtyTracking tracking) {
+        int capture = trackingFlags(tracking);
+        return capture == 0 ? 0 : SlsNativeLibrary.restoreTrack((capture >> 8) & 0xf);
+    }
+
     @Override
     public void forgetTracking(List<Integer> pids) {
         if (!pids.isEmpty()) {
@@ -178,13 +188,18 @@ public final class NativeCheckpointEngine implements CheckpointEngine {
             }
             String[] files = fileIndex.keySet().stream().map(Path::toString).toArray(String[]::new);
             int flags = (spec.detached() ? SlsNativeLibrary.SLS_RESTORE_DETACHED : 0)
-                    | (spec.force() ? SlsNativeLibrary.SLS_RESTORE_FORCE : 0);
+                    | (spec.force() ? SlsNativeLibrary.SLS_RESTORE_FORCE : 0) | restoreTrackingFlags(spec.tracking());
             int[] pairs = new int[2 * spec.processes().size()];
             byte[] err = new byte[ERR_LEN];
             int rc = lib.sls_restore(image.toString(), segs, nsegs, files, files.length, flags, seed.toString(),
                     pairs, spec.processes().size(), err, new SizeT(err.length));
             if (rc < 0) {
                 throw new SlsException(errorLine("restore", rc, err));
+            }
+            String note = SlsNativeLibrary.message(err);
+            if (!note.isEmpty()) {
+                // a process left untracked: restored all the same, its next delta epoch is complete
+                LOG.warn("restore: {}", note);
             }
             List<RestoredProcess> restored = new ArrayList<>(rc);
             for (int k = 0; k < rc; k++) {
