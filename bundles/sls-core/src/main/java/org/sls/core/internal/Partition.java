@@ -7,6 +7,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.sls.api.PartitionInfo;
 import org.sls.api.PartitionSpec;
 import org.sls.api.PartitionState;
+import org.sls.api.engine.DirtyTracking;
 
 /**
  * The run-time state of one partition. Its lock serializes every operation on the partition
@@ -30,6 +31,10 @@ final class Partition {
      */
     volatile long restoredEpoch = -1;
     volatile boolean deleted;
+    /** How the engine took the newest checkpoint (null: none since SLS started). */
+    volatile DirtyTracking lastTracking;
+    volatile boolean lastShadowed;
+    volatile long lastShadowFaults;
 
     Partition(PartitionSpec spec) {
         this.spec = spec;
@@ -47,6 +52,6 @@ final class Partition {
 
     PartitionInfo info(PartitionState state) {
         return new PartitionInfo(spec, List.copyOf(pids), state, epochsTaken, epochsSkipped,
-                lastStopNanos, lastError, lastEpoch);
+                lastStopNanos, lastError, lastEpoch, lastTracking, lastShadowed, lastShadowFaults);
     }
 }

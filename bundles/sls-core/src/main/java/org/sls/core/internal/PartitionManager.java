@@ -166,6 +166,10 @@ public class PartitionManager implements PartitionService {
             throw new SlsException("unknown backend '" + spec.backend() + "' (available: "
                     + String.join(", ", backends.names()) + ")");
         }
+        CheckpointEngine current = engine;
+        if (current != null) {
+            TrackingSupport.check(spec, current.kernelFeatures());
+        }
         Partition p = new Partition(spec);
         synchronized (partitions) {
             if (partitions.putIfAbsent(spec.oid(), p) != null) {
@@ -297,7 +301,9 @@ public class PartitionManager implements PartitionService {
     public SystemInfo info() {
         CheckpointEngine e = engine;
         Map<String, String> features = e == null ? Map.of() : e.kernelFeatures();
-        return new SystemInfo(e == null ? null : e.version(), features, backends.names(), strategies.names());
+        return new SystemInfo(e == null ? null : e.version(), features, backends.names(), strategies.names(),
+                TrackingSupport.available(features), TrackingSupport.auto(features),
+                e == null ? "no (no engine)" : TrackingSupport.shadowing(features));
     }
 
     @Override
@@ -356,7 +362,8 @@ public class PartitionManager implements PartitionService {
             long epoch = nextEpoch(p, backend);
             try (EpochWriter writer = backend.beginEpoch(p.oid(), epoch)) {
                 CaptureOutcome outcome = strategy.capture(
-                        new CaptureRequest(p.oid(), pids, recursive, writer.pageFile(), p.previousEpoch()), e);
+                        new CaptureRequest(p.oid(), pids, recursive, writer.pageFile(), p.previousEpoch(),
+                                p.spec.tracking(), p.spec.shadow()), e);
                 EpochInfo info;
                 try {
                     info = writer.commit(new EpochRecord(p.oid(), epoch, p.spec.mode(), outcome.parentEpoch(),
@@ -371,6 +378,9 @@ public class PartitionManager implements PartitionService {
                 p.restoredEpoch = -1;
                 p.epochsTaken++;
                 p.lastStopNanos = outcome.stopNanos();
+                p.lastTracking = outcome.tracking();
+                p.lastShadowed = outcome.shadowed();
+                p.lastShadowFaults = outcome.shadowFaults();
                 p.lastError = null;
                 return new CheckpointResult(p.oid(), info.epoch(), outcome.image().processes().size(),
                         outcome.image().pageBytes(), outcome.stopNanos(), System.nanoTime() - started);
@@ -431,7 +441,7 @@ public class PartitionManager implements PartitionService {
                 strategy.forget(p.oid());
             }
             List<RestoredProcess> restored = e.restore(new RestoreSpec(procs, request.detached(), request.force(),
-                    delta ? DirtyTracking.AUTO : DirtyTracking.NONE));
+                    delta ? p.spec.tracking() : DirtyTracking.NONE));
             List<Integer> copies = adoptRestored(p, restored);
             if (delta) {
                 if (copies.isEmpty()) {

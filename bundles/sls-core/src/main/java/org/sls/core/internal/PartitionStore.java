@@ -61,9 +61,13 @@ final class PartitionStore {
             }
             long oid = Long.parseLong(key.substring("partition.".length(), key.length() - ".backend".length()));
             String prefix = "partition." + oid + ".";
-            PartitionSpec spec = new PartitionSpec(oid, p.getProperty(prefix + "backend"),
-                    CaptureMode.fromStrategyName(p.getProperty(prefix + "mode", "full")),
-                    Long.parseLong(p.getProperty(prefix + "period", "0")));
+            CaptureMode mode = CaptureMode.fromStrategyName(p.getProperty(prefix + "mode", "full"));
+            // Lists written before tracking and shadowing existed lack them: the defaults of the mode.
+            String tracking = p.getProperty(prefix + "tracking");
+            PartitionSpec spec = new PartitionSpec(oid, p.getProperty(prefix + "backend"), mode,
+                    Long.parseLong(p.getProperty(prefix + "period", "0")),
+                    tracking == null ? PartitionSpec.defaultTracking(mode) : PartitionSpec.trackingFromName(tracking),
+                    Boolean.parseBoolean(p.getProperty(prefix + "shadow", "false")));
             List<Integer> pids = new ArrayList<>();
             for (String s : p.getProperty(prefix + "pids", "").split(",")) {
                 if (!s.isBlank()) {
@@ -83,6 +87,8 @@ final class PartitionStore {
             p.setProperty(prefix + "backend", part.spec.backend());
             p.setProperty(prefix + "mode", part.spec.mode().strategyName());
             p.setProperty(prefix + "period", Long.toString(part.spec.periodMs()));
+            p.setProperty(prefix + "tracking", PartitionSpec.trackingName(part.spec.tracking()));
+            p.setProperty(prefix + "shadow", Boolean.toString(part.spec.shadow()));
             p.setProperty(prefix + "pids", String.join(",", part.pids.stream().map(String::valueOf).toList()));
             p.setProperty(prefix + "epochsTaken", Long.toString(part.epochsTaken));
             p.setProperty(prefix + "epochsSkipped", Long.toString(part.epochsSkipped));

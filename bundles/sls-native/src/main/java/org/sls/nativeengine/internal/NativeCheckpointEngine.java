@@ -95,7 +95,8 @@ public final class NativeCheckpointEngine implements CheckpointEngine {
             int[] pids = spec.pids().stream().mapToInt(Integer::intValue).toArray();
             SlsCaptureStats stats = new SlsCaptureStats();
             byte[] err = new byte[ERR_LEN];
-            int flags = (spec.recursive() ? SlsNativeLibrary.SLS_CAPTURE_RECURSIVE : 0) | trackingFlags(spec.tracking());
+            int flags = (spec.recursive() ? SlsNativeLibrary.SLS_CAPTURE_RECURSIVE : 0) | trackingFlags(spec.tracking())
+                    | (spec.shadow() ? SlsNativeLibrary.SLS_CAPTURE_SHADOW : 0);
             int rc = lib.sls_capture(pids, pids.length, flags,
                     page.toString(), image.toString(), stats, err, new SizeT(err.length));
             if (rc < 0) {
@@ -103,7 +104,9 @@ public final class NativeCheckpointEngine implements CheckpointEngine {
                 throw new SlsException(errorLine("capture", rc, err));
             }
             CheckpointImage parsed = ImageCodec.read(Files.readAllBytes(image));
-            return new CaptureResult(parsed, stats.stop_ns, stats.page_bytes, stats.delta != 0);
+            return new CaptureResult(parsed, stats.stop_ns, stats.page_bytes, stats.delta != 0,
+                    spec.tracking() == DirtyTracking.NONE ? DirtyTracking.NONE : trackingOfMode(stats.track_mode),
+                    stats.shadowed != 0, Integer.toUnsignedLong(stats.shadow_faults));
         } catch (IOException e) {
             deleteQuietly(page);
             throw new SlsException("capture: cannot read the image file " + image + ": " + e.getMessage(), e);
@@ -140,12 +143,17 @@ public final class NativeCheckpointEngine implements CheckpointEngine {
 
     /** The mechanism tracking pid now, or empty if the engine keeps no tracker for it. */
     public java.util.Optional<DirtyTracking> trackingOf(int pid) {
-        int mode = lib.sls_tracking_mode(pid);
+        DirtyTracking t = trackingOfMode(lib.sls_tracking_mode(pid));
+        return t == DirtyTracking.NONE ? java.util.Optional.empty() : java.util.Optional.of(t);
+    }
+
+    /** An SLS_CAPTURE_TRACK_* value as the engine reports it; NONE for anything else (-1, -ENOENT). */
+    static DirtyTracking trackingOfMode(int mode) {
         return switch (mode) {
-            case SlsNativeLibrary.SLS_CAPTURE_TRACK_SOFTDIRTY -> java.util.Optional.of(DirtyTracking.SOFT_DIRTY);
-            case SlsNativeLibrary.SLS_CAPTURE_TRACK_UFFD -> java.util.Optional.of(DirtyTracking.UFFD);
-            case SlsNativeLibrary.SLS_CAPTURE_TRACK_DIGEST -> java.util.Optional.of(DirtyTracking.DIGEST);
-            default -> java.util.Optional.empty();
+            case SlsNativeLibrary.SLS_CAPTURE_TRACK_SOFTDIRTY -> DirtyTracking.SOFT_DIRTY;
+            case SlsNativeLibrary.SLS_CAPTURE_TRACK_UFFD -> DirtyTracking.UFFD;
+            case SlsNativeLibrary.SLS_CAPTURE_TRACK_DIGEST -> DirtyTracking.DIGEST;
+            default -> DirtyTracking.NONE;
         };
     }
 
