@@ -1,7 +1,9 @@
 package org.sls.core.internal;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListSet;
 import java.util.concurrent.locks.ReentrantLock;
 import org.sls.api.PartitionInfo;
@@ -17,6 +19,8 @@ final class Partition {
     final PartitionSpec spec;
     final ReentrantLock lock = new ReentrantLock();
     final Set<Integer> pids = new ConcurrentSkipListSet<>();
+    /** Each member's start time (ProcessTable#startTime; -1 unknown): tells it from a later owner of its PID. */
+    final Map<Integer, Long> startTimes = new ConcurrentHashMap<>();
 
     volatile long epochsTaken;
     volatile long epochsSkipped;
@@ -38,6 +42,22 @@ final class Partition {
 
     Partition(PartitionSpec spec) {
         this.spec = spec;
+    }
+
+    /** Makes pid a member; false if it was one already. */
+    boolean addPid(int pid, long startTime) {
+        startTimes.put(pid, startTime);
+        return pids.add(pid);
+    }
+
+    /** Drops pid; false if it was no member. */
+    boolean removePid(int pid) {
+        startTimes.remove(pid);
+        return pids.remove(pid);
+    }
+
+    long startTimeOf(int pid) {
+        return startTimes.getOrDefault(pid, -1L);
     }
 
     /** The epoch the next capture continues from: the restored one, else the newest committed. */

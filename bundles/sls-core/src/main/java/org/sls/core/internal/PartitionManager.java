@@ -123,8 +123,9 @@ public class PartitionManager implements PartitionService {
             p.epochsTaken = e.epochsTaken();
             p.epochsSkipped = e.epochsSkipped();
             for (int pid : e.pids()) {
-                if (processes.alive(pid)) {
-                    p.pids.add(pid);
+                if (processes.isSame(pid, e.startTimeOf(pid))) {
+                    // a list without start times: the live process is taken as the member from now on
+                    p.addPid(pid, e.startTimeOf(pid) >= 0 ? e.startTimeOf(pid) : processes.startTime(pid));
                 } else {
                     LOG.info("partition {}: process {} exited while SLS was down; detached", p.oid(), pid);
                 }
@@ -223,13 +224,16 @@ public class PartitionManager implements PartitionService {
         processes.checkAttachable(pid);
         synchronized (partitions) {
             for (Partition other : partitions.values()) {
-                if (other.pids.contains(pid)) {
+                if (other.pids.contains(pid) && processes.isSame(pid, other.startTimeOf(pid))) {
                     throw new SlsException(other == p ? "process " + pid + " is already attached to partition " + oid
                             : "process " + pid + " is already attached to partition " + other.oid());
                 }
             }
-            p.pids.add(pid);
-            saveOrUndo(() -> p.pids.remove(pid));
+            for (Partition other : partitions.values()) {
+                other.removePid(pid); // a member that exited and whose PID the kernel gave to this process
+            }
+            p.addPid(pid, processes.startTime(pid));
+            saveOrUndo(() -> p.removePid(pid));
         }
     }
 
@@ -237,10 +241,11 @@ public class PartitionManager implements PartitionService {
     public void detach(long oid, int pid) {
         Partition p = get(oid);
         synchronized (partitions) {
-            if (!p.pids.remove(pid)) {
+            long startTime = p.startTimeOf(pid);
+            if (!p.removePid(pid)) {
                 throw new SlsException("process " + pid + " is not attached to partition " + oid);
             }
-            saveOrUndo(() -> p.pids.add(pid));
+            saveOrUndo(() -> p.addPid(pid, startTime));
         }
     }
 
@@ -465,18 +470,19 @@ public class PartitionManager implements PartitionService {
     }
 
     /**
-     * Restored processes replace originals that are gone; a copy made while the original runs is not
-     * attached. Returns the PIDs of such copies.
+     * Restored processes replace originals that are gone - exited, or exited with their PID given to
+     * another process since (a restore into a busy machine: the newcomer is not the partition's); a
+     * copy made while the original runs is not attached. Returns the PIDs of such copies.
      */
     private List<Integer> adoptRestored(Partition p, List<RestoredProcess> restored) {
         List<Integer> copies = new ArrayList<>();
         synchronized (partitions) {
             boolean changed = false;
             for (RestoredProcess r : restored) {
-                boolean originalGone = !processes.alive(r.originalPid());
+                boolean originalGone = !processes.isSame(r.originalPid(), p.startTimeOf(r.originalPid()));
                 if (originalGone) {
-                    changed |= p.pids.remove(r.originalPid());
-                    changed |= p.pids.add(r.pid());
+                    changed |= p.removePid(r.originalPid());
+                    changed |= p.addPid(r.pid(), processes.startTime(r.pid()));
                 } else {
                     copies.add(r.pid());
                 }
@@ -528,11 +534,12 @@ public class PartitionManager implements PartitionService {
         List<Integer> live = new ArrayList<>();
         boolean changed = false;
         for (int pid : p.pids) {
-            if (processes.alive(pid)) {
+            if (processes.isSame(pid, p.startTimeOf(pid))) {
                 live.add(pid);
             } else {
-                p.pids.remove(pid);
+                p.removePid(pid);
                 changed = true;
+                // never capture a process that merely got the member's PID after it exited
                 LOG.info("partition {}: process {} exited; detached", p.oid(), pid);
             }
         }

@@ -40,6 +40,7 @@ final class Fakes {
         volatile int maxConcurrent;
         final AtomicInteger captures = new AtomicInteger();
         volatile RestoreSpec lastRestore;
+        volatile CaptureSpec lastCapture;
         /** The PID a restored process gets, from its original one. */
         volatile java.util.function.IntUnaryOperator restoredPid = pid -> pid + 1000;
         final List<Integer> forgotten = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -56,6 +57,7 @@ final class Fakes {
 
         @Override
         public CaptureResult capture(CaptureSpec spec) {
+            lastCapture = spec;
             int now = concurrent.incrementAndGet();
             maxConcurrent = Math.max(maxConcurrent, now);
             try {

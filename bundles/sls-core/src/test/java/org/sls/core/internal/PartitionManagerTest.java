@@ -60,6 +60,10 @@ class PartitionManagerTest {
     }
 
     private PartitionManager manager(boolean withBackend, boolean withEngine) {
+        return manager(withBackend, withEngine, ProcessTable.system());
+    }
+
+    private PartitionManager manager(boolean withBackend, boolean withEngine, ProcessTable processes) {
         PartitionManager m = new PartitionManager();
         if (withBackend) {
             m.bindBackend(backend, Map.of("sls.backend", "memory"));
@@ -68,7 +72,7 @@ class PartitionManagerTest {
         if (withEngine) {
             m.engine = engine;
         }
-        m.start(new PartitionStore(tmp.resolve("state/partitions.properties")), ProcessTable.system(), 2);
+        m.start(new PartitionStore(tmp.resolve("state/partitions.properties")), processes, 2);
         managers.add(m);
         return m;
     }
@@ -465,5 +469,67 @@ class PartitionManagerTest {
         m.checkpoint(3, false);
         m.restore(RestoreRequest.newest(3));
         assertEquals(org.sls.api.engine.DirtyTracking.NONE, engine.lastRestore.tracking());
+    }
+
+    /** A process in a fake /proc: its status and a stat whose field 22 is the start time. */
+    private static void fakeProcess(Path proc, int pid, long startTime) throws IOException {
+        Path dir = java.nio.file.Files.createDirectories(proc.resolve(Integer.toString(pid)));
+        java.nio.file.Files.writeString(dir.resolve("status"),
+                "Name:\tsrv\nState:\tS (sleeping)\nTgid:\t" + pid + "\nPPid:\t1\nVmSize:\t1000 kB\nKthread:\t0\n");
+        StringBuilder stat = new StringBuilder(pid + " (my (odd) srv) S 1");
+        for (int field = 5; field <= 52; field++) {
+            stat.append(' ').append(field == 22 ? startTime : 0);
+        }
+        java.nio.file.Files.writeString(dir.resolve("stat"), stat + "\n");
+    }
+
+    @Test
+    void restoreIntoABusyMachineMakesTheRestoredProcessTheMemberNotTheNewOwnerOfTheOldPid() throws IOException {
+        Path proc = tmp.resolve("proc");
+        fakeProcess(proc, 100, 5000);
+        PartitionManager m = manager(true, true, new ProcessTable(proc, 1));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.attach(3, 100);
+        m.checkpoint(3, false);
+        fakeProcess(proc, 100, 9000); // the member exited; a later fork got PID 100
+        engine.restoredPid = pid -> 1100;
+        fakeProcess(proc, 1100, 9100);
+        RestoreResult r = m.restore(RestoreRequest.newest(3));
+        assertEquals(1100, r.processes().get(0).pid());
+        assertEquals(List.of(1100), m.partition(3).pids(), "the restored process replaces the member, not the newcomer");
+        assertTrue(engine.forgotten.isEmpty());
+    }
+
+    @Test
+    void aMemberWhosePidWasTakenByAnotherProcessIsDetachedAndTheNewcomerNeverCaptured() throws IOException {
+        Path proc = tmp.resolve("proc");
+        fakeProcess(proc, 100, 5000);
+        fakeProcess(proc, 200, 5100);
+        PartitionManager m = manager(true, true, new ProcessTable(proc, 1));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.attach(3, 100);
+        m.attach(3, 200);
+        fakeProcess(proc, 100, 9000);
+        m.checkpoint(3, false);
+        assertEquals(List.of(200), engine.lastCapture.pids(), "only the real member is captured");
+        assertEquals(List.of(200), m.partition(3).pids());
+        m.attach(3, 100); // the newcomer may be attached on purpose, as itself
+        assertEquals(List.of(100, 200), m.partition(3).pids());
+    }
+
+    @Test
+    void startTimesSurviveARestartAndAPidReusedWhileSlsWasDownIsNotAMember() throws IOException {
+        Path proc = tmp.resolve("proc");
+        fakeProcess(proc, 100, 5000);
+        fakeProcess(proc, 200, 5100);
+        PartitionManager m = manager(true, true, new ProcessTable(proc, 1));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.attach(3, 100);
+        m.attach(3, 200);
+        m.deactivate();
+        managers.remove(m);
+        fakeProcess(proc, 200, 9000);
+        PartitionManager again = manager(true, true, new ProcessTable(proc, 1));
+        assertEquals(List.of(100), again.partition(3).pids());
     }
 }
