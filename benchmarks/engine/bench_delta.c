@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <sys/syscall.h>
 
 #define PAGE 4096ull
 
@@ -325,6 +326,21 @@ static double loop_slowdown(struct target *t, uint64_t big, unsigned mib, unsign
 
 /* ---- baselines ----------------------------------------------------------------------------- */
 
+/* Nanoseconds of one trivial syscall (getppid, median of 9 runs of 100000): what every injected
+ * syscall, ptrace stop and page-table walk of the engine pays on top; it differs between hosts
+ * (PTI, virtualization) far more than memcpy does, so runs are compared with it in view. */
+static double syscall_ns(void)
+{
+    uint64_t v[9];
+    for (int i = 0; i < 9; i++) {
+        uint64_t t0 = now_ns();
+        for (int k = 0; k < 100000; k++)
+            syscall(SYS_getppid);
+        v[i] = (now_ns() - t0) / 100000;
+    }
+    return (double)quantile(v, 9, 0.5);
+}
+
 /* Median fork() time (parent side, to the return in the parent) of this process with mib MiB touched. */
 static double fork_ms(unsigned mib)
 {
@@ -392,6 +408,7 @@ int main(int argc, char **argv)
         fclose(up);
     printf("load average at start: %s\n", load);
     printf("memcpy baseline: %.2f GB/s (256 MiB, best of 5)\n", memcpy_gbps());
+    printf("syscall baseline: %.0f ns a getppid (median of 9 x 100000)\n", syscall_ns());
     for (int s = 0; s < nsizes; s++)
         printf("fork() of a process with %u MiB touched (4 KiB pages): %.2f ms (median of 7)\n", sizes[s],
                fork_ms(sizes[s]));
