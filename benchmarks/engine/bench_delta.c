@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <sys/syscall.h>
 
 #define PAGE 4096ull
 
@@ -165,6 +166,7 @@ struct row {
     unsigned mib, pct;
     const char *kind;
     double stop_med, stop_p99, wall_med, epoch_kib;
+    double shadowed, faults; /* per epoch: pages copied after the thaw, writes that waited for it */
 };
 
 static struct row rows[64];
@@ -176,9 +178,11 @@ static void run_captures(struct target *t, uint64_t big, unsigned mib, unsigned 
     uint64_t pages = (uint64_t)mib * 256, step = 100 / pct;
     uint64_t *stop = calloc((size_t)rounds, sizeof(*stop)), *wall = calloc((size_t)rounds, sizeof(*wall));
     struct sls_capture_phases *ph = calloc((size_t)rounds, sizeof(*ph));
-    uint64_t bytes = 0;
+    uint64_t bytes = 0, shadowed = 0, faults = 0;
     struct sls_capture_stats st;
     int delta = (flags & SLS_CAPTURE_DELTA) != 0;
+    int32_t pid = t->pid;
+    sls_forget_tracking(&pid, 1); /* a shadowed chain has its own (synchronous) tracker: start each kind afresh */
     if (delta) { /* a complete epoch starts the chain; one more so the page file estimate settles */
         capture(t->pid, flags, &st, NULL);
         cmd(t, "writeevery %lx %lx %lx", (unsigned long)big, (unsigned long)pages, (unsigned long)step);
@@ -191,6 +195,8 @@ static void run_captures(struct target *t, uint64_t big, unsigned mib, unsigned 
             die("%u MiB: round %d was not a delta", mib, r);
         stop[r] = st.stop_ns;
         bytes += st.page_bytes;
+        shadowed += st.shadowed;
+        faults += st.shadow_faults;
         sls_capture_last_phases(&ph[r]);
         if (verbose) {
             printf("  round %d: stop %.3f ms,", r, ms(st.stop_ns));
@@ -200,13 +206,16 @@ static void run_captures(struct target *t, uint64_t big, unsigned mib, unsigned 
     struct row *w = &rows[nrows++];
     w->mib = mib;
     w->pct = pct;
-    w->kind = delta ? "delta" : "full";
+    w->kind = (flags & SLS_CAPTURE_SHADOW) ? "delta + shadow" : delta ? "delta" : "full";
     w->stop_med = ms(quantile(stop, (size_t)rounds, 0.5));
     w->stop_p99 = ms(quantile(stop, (size_t)rounds, 0.99));
     w->wall_med = ms(quantile(wall, (size_t)rounds, 0.5));
     w->epoch_kib = (double)bytes / rounds / 1024;
-    printf("%u MiB, %u %% dirty, %s: stop median %.3f ms, p99 %.3f ms, call median %.3f ms, %.0f KiB an epoch (%d rounds)\n",
-           mib, pct, w->kind, w->stop_med, w->stop_p99, w->wall_med, w->epoch_kib, rounds);
+    w->shadowed = (double)shadowed / rounds;
+    w->faults = (double)faults / rounds;
+    printf("%u MiB, %u %% dirty, %s: stop median %.3f ms, p99 %.3f ms, call median %.3f ms, %.0f KiB an epoch, "
+           "%.0f pages shadowed and %.1f shadow faults an epoch (%d rounds)\n",
+           mib, pct, w->kind, w->stop_med, w->stop_p99, w->wall_med, w->epoch_kib, w->shadowed, w->faults, rounds);
     print_phases(ph, rounds);
     fflush(stdout);
     free(stop);
@@ -218,11 +227,13 @@ static void run_captures(struct target *t, uint64_t big, unsigned mib, unsigned 
 
 struct driver {
     pid_t pid;
+    int flags; /* SLS_CAPTURE_DELTA, with or without SLS_CAPTURE_SHADOW */
     unsigned period_ms;
     volatile int stop;
     unsigned captures, late;
     uint64_t stop_sum;
     uint64_t cpu_sum;    /* the driver thread's CPU time in sls_capture */
+    uint64_t faults;     /* shadow faults: writes of the loop that waited for the engine's copy */
 };
 
 static void *driver_main(void *arg)
@@ -244,8 +255,9 @@ static void *driver_main(void *arg)
         struct sls_capture_stats st;
         struct timespec c0, c1;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-        capture(d->pid, SLS_CAPTURE_DELTA, &st, NULL);
+        capture(d->pid, d->flags, &st, NULL);
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+        d->faults += st.shadow_faults;
         d->cpu_sum += (uint64_t)(c1.tv_sec - c0.tv_sec) * 1000000000ull + (uint64_t)c1.tv_nsec - (uint64_t)c0.tv_nsec;
         d->captures++;
         d->stop_sum += st.stop_ns;
@@ -278,7 +290,7 @@ static int cmp_double(const void *a, const void *b)
  * the same loop uncaptured: segments of each kind alternate (so a change of the machine's load hits
  * both alike) and the medians of their rates are compared. secs: total seconds per kind. */
 static double loop_slowdown(struct target *t, uint64_t big, unsigned mib, unsigned period_ms, double secs,
-                            struct driver *d, double *base_rate, double *rate)
+                            int flags, struct driver *d, double *base_rate, double *rate)
 {
     double seg = 2.0 * period_ms / 1000;
     if (seg < 0.4)
@@ -289,6 +301,9 @@ static double loop_slowdown(struct target *t, uint64_t big, unsigned mib, unsign
     double *b = calloc((size_t)nseg, sizeof(*b)), *c = calloc((size_t)nseg, sizeof(*c));
     memset(d, 0, sizeof(*d));
     d->pid = t->pid;
+    d->flags = flags;
+    int32_t pid = t->pid;
+    sls_forget_tracking(&pid, 1);
     d->period_ms = period_ms;
     for (int i = 0; i < nseg; i++) {
         b[i] = spin_rate(t, big, mib, seg);
@@ -310,6 +325,21 @@ static double loop_slowdown(struct target *t, uint64_t big, unsigned mib, unsign
 }
 
 /* ---- baselines ----------------------------------------------------------------------------- */
+
+/* Nanoseconds of one trivial syscall (getppid, median of 9 runs of 100000): what every injected
+ * syscall, ptrace stop and page-table walk of the engine pays on top; it differs between hosts
+ * (PTI, virtualization) far more than memcpy does, so runs are compared with it in view. */
+static double syscall_ns(void)
+{
+    uint64_t v[9];
+    for (int i = 0; i < 9; i++) {
+        uint64_t t0 = now_ns();
+        for (int k = 0; k < 100000; k++)
+            syscall(SYS_getppid);
+        v[i] = (now_ns() - t0) / 100000;
+    }
+    return (double)quantile(v, 9, 0.5);
+}
 
 /* Median fork() time (parent side, to the return in the parent) of this process with mib MiB touched. */
 static double fork_ms(unsigned mib)
@@ -337,11 +367,11 @@ static double fork_ms(unsigned mib)
 int main(int argc, char **argv)
 {
     unsigned sizes[8], pcts[8], periods[8];
-    int nsizes = 0, npcts = 0, nperiods = 0, rounds = 30, full_rounds = 5, verbose = 0;
+    int nsizes = 0, npcts = 0, nperiods = 0, rounds = 30, full_rounds = 5, verbose = 0, shadow = 0;
     double loop_secs = 3;
     const char *dir = "/dev/shm";
     int opt;
-    while ((opt = getopt(argc, argv, "s:d:r:f:w:p:o:P")) != -1) {
+    while ((opt = getopt(argc, argv, "s:d:r:f:w:p:o:PS")) != -1) {
         switch (opt) {
         case 's': if (nsizes < 8) sizes[nsizes++] = (unsigned)atoi(optarg); break;
         case 'd': if (npcts < 8) pcts[npcts++] = (unsigned)atoi(optarg); break;
@@ -351,8 +381,9 @@ int main(int argc, char **argv)
         case 'w': loop_secs = atof(optarg); break;
         case 'o': dir = optarg; break;
         case 'P': verbose = 1; break;
+        case 'S': shadow = 1; break; /* also every delta row and work loop with SLS_CAPTURE_SHADOW */
         default: die("usage: bench_delta [-s MiB]... [-d pct]... [-r rounds] [-f full-rounds] [-w secs] "
-                     "[-p ms]... [-o dir] [-P]");
+                     "[-p ms]... [-o dir] [-P] [-S]");
         }
     }
     if (!nsizes) { sizes[nsizes++] = 64; sizes[nsizes++] = 1024; }
@@ -377,6 +408,7 @@ int main(int argc, char **argv)
         fclose(up);
     printf("load average at start: %s\n", load);
     printf("memcpy baseline: %.2f GB/s (256 MiB, best of 5)\n", memcpy_gbps());
+    printf("syscall baseline: %.0f ns a getppid (median of 9 x 100000)\n", syscall_ns());
     for (int s = 0; s < nsizes; s++)
         printf("fork() of a process with %u MiB touched (4 KiB pages): %.2f ms (median of 7)\n", sizes[s],
                fork_ms(sizes[s]));
@@ -384,7 +416,8 @@ int main(int argc, char **argv)
 
     struct {
         unsigned mib, period, captures, late;
-        double slowdown, stop_avg, cpu_avg;
+        int shadow;
+        double slowdown, stop_avg, cpu_avg, faults_avg;
     } loops[32];
     int nloops = 0;
     for (int s = 0; s < nsizes; s++) {
@@ -396,10 +429,15 @@ int main(int argc, char **argv)
                 run_captures(&t, big, sizes[s], pcts[d], 0, full_rounds, 0);
         for (int d = 0; d < npcts; d++)
             run_captures(&t, big, sizes[s], pcts[d], SLS_CAPTURE_DELTA, rounds, verbose);
-        for (int p = 0; p < nperiods && loop_secs > 0; p++) {
+        for (int d = 0; d < npcts && shadow; d++)
+            run_captures(&t, big, sizes[s], pcts[d], SLS_CAPTURE_DELTA | SLS_CAPTURE_SHADOW, rounds, verbose);
+        for (int k = 0; k < nperiods * (shadow ? 2 : 1) && loop_secs > 0 && nloops < 32; k++) {
+            int p = k % nperiods, flags = SLS_CAPTURE_DELTA | (k >= nperiods ? SLS_CAPTURE_SHADOW : 0);
             struct driver dr;
             double base, rate;
-            double slow = loop_slowdown(&t, big, sizes[s], periods[p], loop_secs, &dr, &base, &rate);
+            double slow = loop_slowdown(&t, big, sizes[s], periods[p], loop_secs, flags, &dr, &base, &rate);
+            loops[nloops].shadow = (flags & SLS_CAPTURE_SHADOW) != 0;
+            loops[nloops].faults_avg = dr.captures ? (double)dr.faults / dr.captures : 0;
             loops[nloops].mib = sizes[s];
             loops[nloops].period = periods[p];
             loops[nloops].captures = dr.captures;
@@ -407,9 +445,10 @@ int main(int argc, char **argv)
             loops[nloops].slowdown = slow;
             loops[nloops].stop_avg = dr.captures ? ms(dr.stop_sum / dr.captures) : 0;
             loops[nloops].cpu_avg = dr.captures ? ms(dr.cpu_sum / dr.captures) : 0;
-            printf("%u MiB work loop, captured every %u ms: %.1f %% slower (median %.3g vs %.3g writes/s), %u captures, "
-                   "%u ticks late, mean stop %.3f ms, engine CPU %.3f ms a capture\n", sizes[s], periods[p], slow, rate,
-                   base, dr.captures, dr.late, loops[nloops].stop_avg, loops[nloops].cpu_avg);
+            printf("%u MiB work loop, %s every %u ms: %.1f %% slower (median %.3g vs %.3g writes/s), %u captures, "
+                   "%u ticks late, mean stop %.3f ms, engine CPU %.3f ms a capture, %.1f shadow faults a capture\n",
+                   sizes[s], loops[nloops].shadow ? "delta + shadow" : "delta", periods[p], slow, rate, base,
+                   dr.captures, dr.late, loops[nloops].stop_avg, loops[nloops].cpu_avg, loops[nloops].faults_avg);
             fflush(stdout);
             nloops++;
         }
@@ -418,17 +457,18 @@ int main(int argc, char **argv)
     unlink(page_path);
     unlink(image_path);
 
-    printf("\n| touched | dirty | capture | stop median | stop p99 | whole call median | epoch size |\n");
-    printf("|---|---|---|---:|---:|---:|---:|\n");
+    printf("\n| touched | dirty | capture | stop median | stop p99 | whole call median | epoch size | shadow faults an epoch |\n");
+    printf("|---|---|---|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < nrows; i++)
-        printf("| %u MiB | %u %% | %s | %.3f ms | %.3f ms | %.3f ms | %.0f KiB |\n", rows[i].mib, rows[i].pct,
-               rows[i].kind, rows[i].stop_med, rows[i].stop_p99, rows[i].wall_med, rows[i].epoch_kib);
+        printf("| %u MiB | %u %% | %s | %.3f ms | %.3f ms | %.3f ms | %.0f KiB | %.1f |\n", rows[i].mib, rows[i].pct,
+               rows[i].kind, rows[i].stop_med, rows[i].stop_p99, rows[i].wall_med, rows[i].epoch_kib, rows[i].faults);
     if (nloops) {
-        printf("\n| touched | captured every | work-loop slowdown | captures | late ticks | mean stop | engine CPU a capture |\n");
-        printf("|---|---:|---:|---:|---:|---:|---:|\n");
+        printf("\n| touched | capture | every | work-loop slowdown | captures | late ticks | mean stop | engine CPU a capture | shadow faults a capture |\n");
+        printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for (int i = 0; i < nloops; i++)
-            printf("| %u MiB | %u ms | %.1f %% | %u | %u | %.3f ms | %.2f ms |\n", loops[i].mib, loops[i].period,
-                   loops[i].slowdown, loops[i].captures, loops[i].late, loops[i].stop_avg, loops[i].cpu_avg);
+            printf("| %u MiB | %s | %u ms | %.1f %% | %u | %u | %.3f ms | %.2f ms | %.1f |\n", loops[i].mib,
+                   loops[i].shadow ? "delta + shadow" : "delta", loops[i].period, loops[i].slowdown, loops[i].captures,
+                   loops[i].late, loops[i].stop_avg, loops[i].cpu_avg, loops[i].faults_avg);
     }
     return 0;
 }

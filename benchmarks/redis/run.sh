@@ -12,7 +12,12 @@
 #   - SLS full capture (sls-engine capture, the engine under sls:checkpoint without Karaf): stop time
 #     (freeze -> thaw, median of 5) and image size; then kill -9 and restore: command -> first PONG,
 #     and DBSIZE checked afterwards.
-# Prints a Markdown table. Wall-clock figures: run on a quiet machine.
+# Then, for delta partitions (what `sls:partadd -d -t 100` does; `sls-engine deltas`: one complete
+# capture, then delta captures 100 ms apart in one engine process that keeps the dirty trackers):
+#   - idle server: stop time median / p99 and epoch size over 20 deltas;
+#   - under load: redis-benchmark SETs random keys of the data set (4 clients) while deltas run every
+#     100 ms: stop median / p99, epoch size, and the SET rate next to the same run without captures.
+# Prints Markdown tables. Wall-clock figures: run on a quiet machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ENGINE=native/build/sls-engine
@@ -83,4 +88,48 @@ for KEYS in "${KEYS_LIST[@]}"; do
         "$(bc -l <<<"$rdb_size/1048576")" "$(bc -l <<<"($t3-$t2)/1000000")" "$stop_med" \
         "$(bc -l <<<"$img/1048576")" "$(bc -l <<<"($t5-$t4)/1000000")" "$dbsize"
     rm -rf "$WORK"/img "$WORK"/dump.rdb
+done
+
+pct() { # p file -> the p-th percentile (nearest rank) of the numbers in file
+    sort -n "$2" | awk -v p="$1" '{ v[NR] = $1 } END { i = int((p / 100) * NR + 0.999); if (i < 1) i = 1; print v[i] }'
+}
+deltas_stats() { # out -> "stop_median stop_p99 size_median_KiB n" over the delta epochs of an `sls-engine deltas` output
+    awk '$1 == "epoch" && $4 == 1 { print $6 }' "$1" >"$1.stop"
+    awk '$1 == "epoch" && $4 == 1 { print $13 / 1024 }' "$1" >"$1.size"
+    echo "$(pct 50 "$1.stop") $(pct 99 "$1.stop") $(pct 50 "$1.size") $(wc -l <"$1.stop")"
+}
+set_rate() { # port keys requests -> requests per second of SETs (4 clients)
+    redis-benchmark -p "$1" -t set -r "$2" -d 16 -n "$3" -c 4 -q 2>/dev/null | tr '\r' '\n' |
+        awk '/requests per second/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/) { print $i; exit } }'
+}
+
+echo
+echo "Delta partitions (uffd tracking + pre-copy, a delta every 100 ms):"
+echo
+echo "| keys | idle: stop median | idle: stop p99 | idle: epoch size | SET load: stop median | SET load: stop p99 | SET load: epoch size | SET rate without captures | SET rate with captures |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for KEYS in "${KEYS_LIST[@]}"; do
+    port=$(free_port)
+    pid=$(start_redis "$port" "$WORK"); PIDS+=("$pid")
+    wait_pong "$port" 10
+    # key names as redis-benchmark -r makes them, so its SETs overwrite and DBSIZE stays KEYS
+    awk -v n="$KEYS" 'BEGIN { for (i = 0; i < n; i++) { k = sprintf("key:%012d", i); v = sprintf("%016d", i);
+        printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$16\r\n%s\r\n", length(k), k, v } }' | redis-cli -p "$port" --pipe >/dev/null
+    "$ENGINE" deltas -n 20 -p 100 -o "$WORK/img" "$pid" >"$WORK/idle"
+    read -r i50 i99 isz _ < <(deltas_stats "$WORK/idle")
+    # the same number of SETs without and with captures; ~5 s each
+    t0=$(ms); base=$(set_rate "$port" "$KEYS" 100000); t1=$(ms)
+    req=$(awk -v r="$base" 'BEGIN { printf "%d", r * 5 }')
+    base=$(set_rate "$port" "$KEYS" "$req")
+    epochs=$(awk -v r="$base" -v q="$req" 'BEGIN { printf "%d", (q / r) * 10 * 0.8 }') # end before the SETs do
+    "$ENGINE" deltas -n "$epochs" -p 100 -o "$WORK/img" "$pid" >"$WORK/load" &
+    dpid=$!
+    loaded=$(set_rate "$port" "$KEYS" "$req")
+    wait "$dpid"
+    read -r l50 l99 lsz _ < <(deltas_stats "$WORK/load")
+    [ "$(redis-cli -p "$port" dbsize)" = "$KEYS" ] || { echo "DBSIZE changed under the captures" >&2; exit 1; }
+    printf '| %s | %s ms | %s ms | %.0f KiB | %s ms | %s ms | %.0f KiB | %.0f/s | %.0f/s |\n' \
+        "$KEYS" "$i50" "$i99" "$isz" "$l50" "$l99" "$lsz" "$base" "$loaded"
+    kill -9 "$pid"; wait_gone "$pid"
+    rm -rf "$WORK"/img
 done

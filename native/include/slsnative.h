@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLS_ABI_VERSION 3
+#define SLS_ABI_VERSION 4
 
 int sls_abi_version(void);
 const char *sls_version(void);
@@ -98,6 +98,18 @@ int sls_tracking_mode(int32_t pid);
 
 #define SLS_RESTORE_DETACHED 0x1 /* terminal stdio -> /dev/null, new session */
 #define SLS_RESTORE_FORCE    0x2 /* restore even if a mapped/open file changed since capture */
+/*
+ * Re-establish dirty-page tracking (since ABI 4): every restored process gets the engine's tracker
+ * (the table SLS_CAPTURE_DELTA uses) while it is still held under ptrace, before it runs a single
+ * instruction, so its memory as restored is the baseline and the next SLS_CAPTURE_DELTA of it is a
+ * delta relative to the restored epoch. The mechanism is in bits 8-11 (SLS_CAPTURE_TRACK_* values),
+ * as for capture: SLS_RESTORE_TRACK(SLS_CAPTURE_TRACK_AUTO). A tracker that cannot be opened does
+ * not fail the restore: that process runs untracked (its next delta capture is complete) and, on
+ * success, err holds one line naming it and why (err is "" when every process is tracked).
+ */
+#define SLS_RESTORE_TRACK_ON 0x4
+#define SLS_RESTORE_TRACK(mode) (SLS_RESTORE_TRACK_ON | (((mode) & 0xf) << 8))
+#define SLS_RESTORE_TRACK_MASK 0xf00
 
 /* Where the contents of [addr, addr+len) of process `pid` (its PID at capture) are: files[file] at offset. */
 struct sls_page_segment {
@@ -114,7 +126,7 @@ struct sls_page_segment {
  * page runs inside the records are ignored. seed_path is the sls-seed binary. On success writes
  * (original pid, new pid) pairs into pid_pairs[2*max_procs] and returns the number of processes; the
  * processes run, are not traced and are not children of the caller. On failure nothing of them
- * remains.
+ * remains. On success err is "" or a note (SLS_RESTORE_TRACK: a process left untracked).
  */
 int sls_restore(const char *image_path,
                 const struct sls_page_segment *segs, int32_t nsegs,

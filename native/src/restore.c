@@ -7,7 +7,10 @@
  *  3. rebuild each process by injected syscalls: fds closed, rlimits, address space and contents,
  *     mm fields, cwd/umask, files, signal actions, threads and their kernel state, credentials,
  *     gadget page removed, pending signals, registers;
- *  4. detach every thread of every process: they all run from here on.
+ *     (with SLS_RESTORE_TRACK, each process's dirty-page tracker is opened once its memory is final,
+ *     before anything of it runs: restore_track.c);
+ *  4. detach every thread of every process: they all run from here on; their trackers join the
+ *     engine's table, so the next delta capture is relative to this epoch.
  *
  * Until step 4 every seed is traced with PTRACE_O_EXITKILL, so even a crash of the engine leaves
  * nothing behind; on any failure the seeds are killed and their exits reaped before returning.
@@ -43,8 +46,11 @@ static int rebuild(struct rst_ctx *c, struct rst_proc *p)
         (r = rst_set_mm_map(c, p)) || (r = rst_restore_fs_state(c, p)) || (r = rst_restore_files(c, p)) ||
         (r = rst_restore_sigactions(c, p)) || (r = rst_restore_proc_state(c, p)) || (r = rst_create_threads(c, p)) ||
         (r = rst_restore_thread_state(c, p)) || (r = rst_restore_creds(c, p)) ||
-        (r = rst_restore_late_proc_state(c, p)) || (r = rst_unmap_gadget(c, p)) || (r = rst_restore_pending(c, p)) ||
-        (r = rst_set_registers(c, p)))
+        (r = rst_restore_late_proc_state(c, p)) || (r = rst_unmap_gadget(c, p)))
+        return r;
+    /* memory is final now and nothing has run: the tracker's baseline is exactly the epoch */
+    rst_open_tracking(c, p);
+    if ((r = rst_restore_pending(c, p)) || (r = rst_set_registers(c, p)))
         return r;
     return 0;
 }
@@ -87,6 +93,7 @@ static int run(struct rst_ctx *c, const char *image_path, int32_t max_procs)
 
 static void release(struct rst_ctx *c)
 {
+    rst_close_tracking(c);
     rst_close_engine_objects(c);
     if (c->file_maps) {
         for (int i = 0; i < c->nfiles; i++)
@@ -119,8 +126,13 @@ int sls_restore(const char *image_path, const struct sls_page_segment *segs, int
     if (!image_path || !seed_path || (nsegs > 0 && !segs) || (nfiles > 0 && !files) || nsegs < 0 || nfiles < 0 ||
         (max_procs > 0 && !pid_pairs))
         return rst_fail(&ctx, EINVAL, "sls_restore: missing argument (image, seed, segments, files or pid pairs)");
-    if (flags & ~(SLS_RESTORE_DETACHED | SLS_RESTORE_FORCE))
+    if (flags & ~(SLS_RESTORE_DETACHED | SLS_RESTORE_FORCE | SLS_RESTORE_TRACK_ON | SLS_RESTORE_TRACK_MASK))
         return rst_fail(&ctx, EINVAL, "sls_restore: unknown flags %#x", (unsigned)flags);
+    if ((flags & SLS_RESTORE_TRACK_MASK) && !(flags & SLS_RESTORE_TRACK_ON))
+        return rst_fail(&ctx, EINVAL, "sls_restore: a tracking mechanism without SLS_RESTORE_TRACK_ON (flags %#x)",
+                        (unsigned)flags);
+    if (((flags & SLS_RESTORE_TRACK_MASK) >> 8) > SLS_CAPTURE_TRACK_DIGEST)
+        return rst_fail(&ctx, EINVAL, "sls_restore: unknown tracking mechanism %d", (flags & SLS_RESTORE_TRACK_MASK) >> 8);
     if (access(seed_path, X_OK) < 0)
         return rst_fail(&ctx, errno, "seed program %s is not executable: %s", seed_path, strerror(errno));
 
@@ -137,6 +149,9 @@ int sls_restore(const char *image_path, const struct sls_page_segment *segs, int
     rst_close_engine_objects(&ctx);
     for (int i = ctx.nprocs - 1; i >= 0; i--)
         rst_detach(&ctx, &ctx.procs[i]);
+    rst_keep_tracking(&ctx);
+    if (ctx.note[0] && err && errlen)
+        snprintf(err, errlen, "%s", ctx.note);
     int n = ctx.nprocs;
     for (int i = 0; i < n; i++) {
         pid_pairs[2 * i] = ctx.procs[i].proc->pid;

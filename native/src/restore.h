@@ -25,6 +25,8 @@
 #include "sls_image.h"
 #include "slsnative.h"
 
+struct sls_tracker;
+
 /* The page the restorer maps into every seed: a `syscall` instruction at offset 0 (the injection
  * gadget) followed by scratch space for the arguments of injected calls (paths, structs). */
 #define RST_GADGET_SIZE   (64 * 1024)
@@ -76,6 +78,7 @@ struct rst_proc {
     int mem_fd;              /* /proc/PID/mem of the seed, -1 if not open */
     int engine_pidfd_in_target; /* the target's pidfd of the engine (pidfd_getfd source), -1 */
     uint64_t gadget;         /* address of the injection `syscall` in this process */
+    struct sls_tracker *tracker; /* SLS_RESTORE_TRACK: opened before it runs, NULL if none */
 };
 
 /* Pipes the engine creates once per captured pipe inode and hands to every process holding an end. */
@@ -123,6 +126,8 @@ struct rst_ctx {
     char *err;
     size_t errlen;
     int failed;                         /* the first error is kept, later ones are consequences */
+    char note[384];                     /* on success: why some process was left untracked */
+    int nuntracked;
 };
 
 /* Records the first error (one line, printf format) and returns -e (e > 0 is an errno). */
@@ -176,6 +181,11 @@ int rst_restore_session(struct rst_ctx *c, struct rst_proc *p);
 int rst_restore_rlimits(struct rst_ctx *c, struct rst_proc *p);
 int rst_restore_late_proc_state(struct rst_ctx *c, struct rst_proc *p);
 int rst_restore_creds(struct rst_ctx *c, struct rst_proc *p);
+
+/* restore_track.c: open (never fails the restore), hand to the engine's table, or close on failure */
+void rst_open_tracking(struct rst_ctx *c, struct rst_proc *p);
+void rst_keep_tracking(struct rst_ctx *c);
+void rst_close_tracking(struct rst_ctx *c);
 
 /* restore_threads.c */
 int rst_create_threads(struct rst_ctx *c, struct rst_proc *p);

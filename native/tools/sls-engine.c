@@ -6,9 +6,16 @@
  *   sls-engine capture [-r] -o DIR PID...    freeze, capture, thaw; prints stop time, bytes, processes
  *   sls-engine restore [-d] [-f] [-s SEED] -i DIR
  *                                            rebuild every process of DIR/image; prints "PID old -> new"
+ *   sls-engine deltas [-r] [-S] [-n N] [-p MS] -o DIR PID...
+ *                                            one complete capture, then N delta captures MS apart
+ *                                            (default 5, 100) in this one process, which keeps the
+ *                                            dirty trackers between them; one line per epoch (stop,
+ *                                            whole call, page bytes, dirty pages). DIR/pages and
+ *                                            DIR/image hold the last epoch only: this measures, it
+ *                                            does not keep a chain (sls:checkpoint does that).
  *   sls-engine probe                         kernel features the engine found
  *
- * -r: also every descendant; -d: detached (stdio of a terminal -> /dev/null, new session);
+ * -S: shadowed deltas (SLS_CAPTURE_SHADOW); -r: also every descendant; -d: detached (stdio of a terminal -> /dev/null, new session);
  * -f: restore even if an open/mapped file changed; -s: the sls-seed binary (default: next to this tool).
  * Exit status 0 on success; otherwise one line on stderr saying what is wrong and status 1 (2 for usage).
  */
@@ -27,7 +34,8 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: sls-engine capture [-r] -o DIR PID... | restore [-d] [-f] [-s SEED] -i DIR | probe\n");
+    fprintf(stderr, "usage: sls-engine capture [-r] -o DIR PID... | deltas [-r] [-S] [-n N] [-p MS] -o DIR PID... |\n"
+                    "       restore [-d] [-f] [-s SEED] -i DIR | probe\n");
     return 2;
 }
 
@@ -37,14 +45,22 @@ static int fail(const char *what, const char *why)
     return 1;
 }
 
-static int cmd_capture(int argc, char **argv)
+/* epochs < 0: one capture (sls-engine capture); otherwise sls-engine deltas. */
+static int cmd_capture(int argc, char **argv, int epochs)
 {
-    int32_t flags = 0;
+    int32_t flags = epochs >= 0 ? SLS_CAPTURE_DELTA : 0;
     const char *dir = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "ro:")) != -1) {
+    long period_ms = 100;
+    while ((opt = getopt(argc, argv, epochs >= 0 ? "rSn:p:o:" : "ro:")) != -1) {
         if (opt == 'r')
             flags |= SLS_CAPTURE_RECURSIVE;
+        else if (opt == 'S')
+            flags |= SLS_CAPTURE_SHADOW;
+        else if (opt == 'n' && (epochs = atoi(optarg)) >= 0)
+            continue;
+        else if (opt == 'p' && (period_ms = atol(optarg)) >= 0)
+            continue;
         else if (opt == 'o')
             dir = optarg;
         else
@@ -75,6 +91,23 @@ static int cmd_capture(int argc, char **argv)
     snprintf(pages, sizeof(pages), "%s/pages", dir);
     snprintf(image, sizeof(image), "%s/image", dir);
     struct sls_capture_stats st = { 0 };
+    if (epochs >= 0) {
+        int rc = 0;
+        for (int k = 0; k <= epochs && rc == 0; k++) {
+            if (k)
+                usleep((useconds_t)period_ms * 1000);
+            rc = sls_capture(pids, npids, flags, pages, image, &st, err, sizeof(err));
+            if (rc == 0)
+                printf("epoch %d delta %u stop %.3f ms call %.3f ms page bytes %llu dirty pages %llu "
+                       "shadowed %u shadow faults %u\n", k, st.delta, st.stop_ns / 1e6, st.total_ns / 1e6,
+                       (unsigned long long)st.page_bytes, (unsigned long long)st.dirty_pages, st.shadowed,
+                       st.shadow_faults);
+            fflush(stdout);
+        }
+        sls_forget_tracking(pids, npids); /* the processes go on untracked (and unregistered) */
+        free(pids);
+        return rc < 0 ? fail("deltas", err) : 0;
+    }
     int rc = sls_capture(pids, npids, flags, pages, image, &st, err, sizeof(err));
     free(pids);
     if (rc < 0) {
@@ -162,7 +195,9 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     optind = 2;
     if (!strcmp(cmd, "capture"))
-        return cmd_capture(argc, argv);
+        return cmd_capture(argc, argv, -1);
+    if (!strcmp(cmd, "deltas"))
+        return cmd_capture(argc, argv, 5);
     if (!strcmp(cmd, "restore"))
         return cmd_restore(argc, argv);
     if (!strcmp(cmd, "probe") && argc == 2)

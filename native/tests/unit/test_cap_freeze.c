@@ -5,10 +5,14 @@
  */
 #include "sls_test.h"
 #include "cap_helpers.h"
+#include "freeze.h"
 #include "slsnative.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 
 static char page_path[64], image_path[64];
 
@@ -112,6 +116,79 @@ TEST_CASE(stopped_process_is_recorded_as_stopped_and_stays_stopped)
 out:;
 }
 
+static void *idle_thread(void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return NULL;
+}
+
+/* The real parent P of a three-threaded target T: reports T's pid, waits for it, exits 0 only if T
+ * died of SIGKILL. */
+static void run_parent_of_target(int report_fd)
+{
+    pid_t t = fork();
+    if (t == 0) {
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++)
+            pthread_create(&th[i], NULL, idle_thread, NULL);
+        idle_thread(NULL);
+    }
+    if (write(report_fd, &t, sizeof(t)) != (ssize_t)sizeof(t))
+        _exit(3);
+    int st;
+    if (waitpid(t, &st, 0) != t)
+        _exit(4);
+    _exit(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 0 : 5);
+}
+
+/* kill -9 of a process while it is frozen: its threads cannot be detached any more, and unless the
+ * engine (its tracer) waits for them, the process stays a traced zombie its real parent never reaps
+ * (seen as "process still exists after SIGKILL" with Karaf as the tracer). After the thaw the parent
+ * must reap it at once. */
+TEST_CASE(a_process_killed_while_frozen_is_reaped_by_its_real_parent_after_the_thaw)
+{
+    int fds[2];
+    REQUIRE(pipe(fds) == 0, "pipe: %s", strerror(errno));
+    pid_t parent = fork();
+    if (parent == 0) {
+        close(fds[0]);
+        run_parent_of_target(fds[1]);
+    }
+    close(fds[1]);
+    pid_t target = -1;
+    REQUIRE(read(fds[0], &target, sizeof(target)) == (ssize_t)sizeof(target) && target > 0,
+            "no target pid from its parent");
+    usleep(50000); /* its threads are up */
+    struct sls_freeze fz = { 0 };
+    char err[256] = "";
+    int32_t tp = target;
+    REQUIRE(sls_freeze(&fz, &tp, 1, 0, err, sizeof(err)) == 0, "freeze: %s", err);
+    EXPECT(fz.nprocs == 1 && fz.procs[0].nthreads == 3, "froze %zu procs, %zu threads; want 1 and 3", fz.nprocs,
+           fz.nprocs ? fz.procs[0].nthreads : 0);
+    kill(target, SIGKILL);
+    usleep(20000);
+    EXPECT(sls_thaw(&fz, err, sizeof(err)) == 0, "thaw after the kill: %s", err);
+    int st = 0;
+    pid_t w = 0;
+    for (int ms = 0; ms < 2000 && w == 0; ms++) {
+        w = waitpid(parent, &st, WNOHANG);
+        if (w == 0)
+            usleep(1000);
+    }
+    if (w == 0) {
+        kill(parent, SIGKILL);
+        waitpid(parent, &st, 0);
+        EXPECT(0, "the real parent still waits for the killed target 2 s after the thaw");
+    } else {
+        EXPECT(w == parent && WIFEXITED(st) && WEXITSTATUS(st) == 0, "the parent exited with status %#x", st);
+    }
+    EXPECT(kill(target, 0) != 0 && errno == ESRCH, "pid %d still exists", target);
+out:
+    close(fds[0]);
+}
+
 int main(void)
 {
     snprintf(page_path, sizeof(page_path), "/tmp/test_cap_freeze.%d.pages", getpid());
@@ -119,6 +196,7 @@ int main(void)
     RUN(sleepers_see_no_eintr_across_twenty_captures);
     RUN(recursive_capture_includes_children_and_plain_capture_does_not);
     RUN(stopped_process_is_recorded_as_stopped_and_stays_stopped);
+    RUN(a_process_killed_while_frozen_is_reaped_by_its_real_parent_after_the_thaw);
     unlink(page_path);
     unlink(image_path);
     return TEST_EXIT();

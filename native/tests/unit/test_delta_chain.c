@@ -668,12 +668,16 @@ TEST_CASE(precopy_leaves_the_hot_set_to_the_stop_and_still_gives_an_instant)
 {
     /* A stop finds a hot set only if the writer wrote between the pre-copy and the freeze: that gap
      * is well under a millisecond, so the engine is told to wait 5 ms in it (test-only knob). */
+    /* Whether the writer runs in that gap is up to the scheduler: on a 2-core machine busy with a
+     * build it may not run at all in some epochs' gaps. So the case is run up to three times; the
+     * instant and the composition are checked in every run, the hot set must show in one. */
     int hot_stops = 0;
-    setenv("SLS_TEST_PRECOPY_GAP_US", "5000", 1);
-    precopy_race_case(case_why, 0, "spin", &hot_stops);
+    setenv("SLS_TEST_PRECOPY_GAP_US", "10000", 1);
+    for (int run = 0; run < 3 && !case_why[0] && !hot_stops; run++)
+        precopy_race_case(case_why, 0, "spin", &hot_stops);
     unsetenv("SLS_TEST_PRECOPY_GAP_US");
     if (!case_why[0] && !hot_stops)
-        snprintf(case_why, SLS_WHY_LEN, "no stop took the hot set over from the pre-copy");
+        snprintf(case_why, SLS_WHY_LEN, "no stop took the hot set over from the pre-copy in 3 runs");
 }
 
 /* The same while the target also maps, writes, moves and unmaps small regions all the time

@@ -64,7 +64,7 @@ final class DetachedProgram {
         Files.deleteIfExists(output);
         StringBuilder exec = new StringBuilder("echo $$ > \"$0\"; exec");
         for (int i = 0; i < command.length; i++) {
-            exec.append(" \"$").append(i + 1).append('"');
+            exec.append(" \"${").append(i + 1).append("}\""); // ${10}, not $10 (= $1 then "0")
         }
         exec.append(" >> \"").append(output).append("\" 2>&1 < /dev/null");
         List<String> argv = new ArrayList<>(List.of("setsid", "--fork", "sh", "-c", exec.toString(), pidFile.toString()));

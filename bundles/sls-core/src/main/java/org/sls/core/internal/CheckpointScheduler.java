@@ -9,9 +9,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Runs periodic checkpoints. Each partition has at most one pending run; a run that takes longer
- * than the period is never stacked: the next one starts when it ends, and the periods that passed
- * meanwhile are counted as skipped.
+ * Runs periodic checkpoints on a fixed grid of periods from the schedule's start. Each partition has
+ * at most one pending run; a run that takes longer than the period is never stacked: the next one
+ * starts at once (in the period the clock is in when the run ends), and every period that began and
+ * ended without a run is counted as skipped. So runs + skips = periods elapsed, also when the
+ * executor itself fires late.
  */
 final class CheckpointScheduler {
 
@@ -26,10 +28,22 @@ final class CheckpointScheduler {
     /** One partition's schedule; a tick reschedules only while its schedule is still the current one. */
     private static final class Schedule {
         final long periodMs;
+        final long originNanos;
+        /** Index of the period the next run belongs to (written only by the running tick). */
+        long nextSlot = 1;
         volatile ScheduledFuture<?> next;
 
-        Schedule(long periodMs) {
+        Schedule(long periodMs, long originNanos) {
             this.periodMs = periodMs;
+            this.originNanos = originNanos;
+        }
+
+        long slotAt(long nanos) {
+            return (nanos - originNanos) / (periodMs * 1_000_000L);
+        }
+
+        long slotStartNanos(long slot) {
+            return originNanos + slot * periodMs * 1_000_000L;
         }
     }
 
@@ -48,7 +62,7 @@ final class CheckpointScheduler {
 
     void start(long oid, long periodMs) {
         stop(oid);
-        Schedule s = new Schedule(periodMs);
+        Schedule s = new Schedule(periodMs, System.nanoTime());
         schedules.put(oid, s);
         s.next = executor.schedule(() -> tick(oid, s), periodMs, TimeUnit.MILLISECONDS);
     }
@@ -75,21 +89,36 @@ final class CheckpointScheduler {
     }
 
     private void tick(long oid, Schedule schedule) {
-        long periodMs = schedule.periodMs;
         long started = System.nanoTime();
+        long slot = Math.max(schedule.nextSlot, schedule.slotAt(started));
+        if (slot > schedule.nextSlot) {
+            job.skipped(oid, slot - schedule.nextSlot); // the executor fired late
+        }
         try {
             job.run(oid);
         } finally {
-            long elapsedMs = (System.nanoTime() - started) / 1_000_000;
-            long missed = elapsedMs / periodMs;
-            if (missed > 0) {
-                job.skipped(oid, missed);
+            long now = System.nanoTime();
+            long current = schedule.slotAt(now);
+            long nextSlot;
+            long delayNanos;
+            if (current > slot) {
+                // The run overran into later periods: those it covered entirely are skipped, and the
+                // next run starts now, in the period the clock is in.
+                if (current - slot - 1 > 0) {
+                    job.skipped(oid, current - slot - 1);
+                }
+                nextSlot = current;
+                delayNanos = 0;
+            } else {
+                nextSlot = slot + 1;
+                delayNanos = schedule.slotStartNanos(nextSlot) - now;
             }
-            long delay = missed > 0 ? 0 : periodMs - elapsedMs;
+            schedule.nextSlot = nextSlot;
             // Only reschedule if this partition's schedule was not stopped or replaced meanwhile.
             if (schedules.get(oid) == schedule && !executor.isShutdown()) {
                 try {
-                    schedule.next = executor.schedule(() -> tick(oid, schedule), delay, TimeUnit.MILLISECONDS);
+                    schedule.next = executor.schedule(() -> tick(oid, schedule), Math.max(0, delayNanos),
+                            TimeUnit.NANOSECONDS);
                 } catch (java.util.concurrent.RejectedExecutionException e) {
                     // shutting down
                 }

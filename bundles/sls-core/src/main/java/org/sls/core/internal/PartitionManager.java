@@ -15,6 +15,7 @@ import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.Designate;
+import org.sls.api.CaptureMode;
 import org.sls.api.CheckpointResult;
 import org.sls.api.EpochInfo;
 import org.sls.api.PartitionInfo;
@@ -27,6 +28,7 @@ import org.sls.api.RestoredProcess;
 import org.sls.api.SlsException;
 import org.sls.api.SystemInfo;
 import org.sls.api.engine.CheckpointEngine;
+import org.sls.api.engine.DirtyTracking;
 import org.sls.api.engine.RestoreProcess;
 import org.sls.api.engine.RestoreSpec;
 import org.sls.api.image.CheckpointImage;
@@ -121,8 +123,9 @@ public class PartitionManager implements PartitionService {
             p.epochsTaken = e.epochsTaken();
             p.epochsSkipped = e.epochsSkipped();
             for (int pid : e.pids()) {
-                if (processes.alive(pid)) {
-                    p.pids.add(pid);
+                if (processes.isSame(pid, e.startTimeOf(pid))) {
+                    // a list without start times: the live process is taken as the member from now on
+                    p.addPid(pid, e.startTimeOf(pid) >= 0 ? e.startTimeOf(pid) : processes.startTime(pid));
                 } else {
                     LOG.info("partition {}: process {} exited while SLS was down; detached", p.oid(), pid);
                 }
@@ -139,6 +142,14 @@ public class PartitionManager implements PartitionService {
     @Deactivate
     void deactivate() {
         scheduler.shutdown();
+        CheckpointEngine tracking = engine;
+        for (Partition p : partitions.values()) {
+            if (tracking != null && p.restoredEpoch >= 0) {
+                // which epoch the engine's trackers continue from is not saved: a core started later
+                // would take their deltas as relative to the newest epoch, so its next epoch is complete
+                tracking.forgetTracking(List.copyOf(p.pids));
+            }
+        }
         synchronized (partitions) {
             try {
                 store.save(partitions.values()); // keeps the counters across a clean restart
@@ -155,6 +166,10 @@ public class PartitionManager implements PartitionService {
         if (backends.get(spec.backend()) == null && !isKnownBackendName(spec.backend())) {
             throw new SlsException("unknown backend '" + spec.backend() + "' (available: "
                     + String.join(", ", backends.names()) + ")");
+        }
+        CheckpointEngine current = engine;
+        if (current != null) {
+            TrackingSupport.check(spec, current.kernelFeatures());
         }
         Partition p = new Partition(spec);
         synchronized (partitions) {
@@ -209,13 +224,16 @@ public class PartitionManager implements PartitionService {
         processes.checkAttachable(pid);
         synchronized (partitions) {
             for (Partition other : partitions.values()) {
-                if (other.pids.contains(pid)) {
+                if (other.pids.contains(pid) && processes.isSame(pid, other.startTimeOf(pid))) {
                     throw new SlsException(other == p ? "process " + pid + " is already attached to partition " + oid
                             : "process " + pid + " is already attached to partition " + other.oid());
                 }
             }
-            p.pids.add(pid);
-            saveOrUndo(() -> p.pids.remove(pid));
+            for (Partition other : partitions.values()) {
+                other.removePid(pid); // a member that exited and whose PID the kernel gave to this process
+            }
+            p.addPid(pid, processes.startTime(pid));
+            saveOrUndo(() -> p.removePid(pid));
         }
     }
 
@@ -223,10 +241,11 @@ public class PartitionManager implements PartitionService {
     public void detach(long oid, int pid) {
         Partition p = get(oid);
         synchronized (partitions) {
-            if (!p.pids.remove(pid)) {
+            long startTime = p.startTimeOf(pid);
+            if (!p.removePid(pid)) {
                 throw new SlsException("process " + pid + " is not attached to partition " + oid);
             }
-            saveOrUndo(() -> p.pids.add(pid));
+            saveOrUndo(() -> p.addPid(pid, startTime));
         }
     }
 
@@ -287,7 +306,9 @@ public class PartitionManager implements PartitionService {
     public SystemInfo info() {
         CheckpointEngine e = engine;
         Map<String, String> features = e == null ? Map.of() : e.kernelFeatures();
-        return new SystemInfo(e == null ? null : e.version(), features, backends.names(), strategies.names());
+        return new SystemInfo(e == null ? null : e.version(), features, backends.names(), strategies.names(),
+                TrackingSupport.available(features), TrackingSupport.auto(features),
+                e == null ? "no (no engine)" : TrackingSupport.shadowing(features));
     }
 
     @Override
@@ -346,7 +367,8 @@ public class PartitionManager implements PartitionService {
             long epoch = nextEpoch(p, backend);
             try (EpochWriter writer = backend.beginEpoch(p.oid(), epoch)) {
                 CaptureOutcome outcome = strategy.capture(
-                        new CaptureRequest(p.oid(), pids, recursive, writer.pageFile(), p.lastEpoch), e);
+                        new CaptureRequest(p.oid(), pids, recursive, writer.pageFile(), p.previousEpoch(),
+                                p.spec.tracking(), p.spec.shadow()), e);
                 EpochInfo info;
                 try {
                     info = writer.commit(new EpochRecord(p.oid(), epoch, p.spec.mode(), outcome.parentEpoch(),
@@ -358,8 +380,12 @@ public class PartitionManager implements PartitionService {
                     throw ex;
                 }
                 p.lastEpoch = info.epoch();
+                p.restoredEpoch = -1;
                 p.epochsTaken++;
                 p.lastStopNanos = outcome.stopNanos();
+                p.lastTracking = outcome.tracking();
+                p.lastShadowed = outcome.shadowed();
+                p.lastShadowFaults = outcome.shadowFaults();
                 p.lastError = null;
                 return new CheckpointResult(p.oid(), info.epoch(), outcome.image().processes().size(),
                         outcome.image().pageBytes(), outcome.stopNanos(), System.nanoTime() - started);
@@ -411,8 +437,25 @@ public class PartitionManager implements PartitionService {
                 }
                 procs.add(new RestoreProcess(proc, PageComposer.compose(layers, proc.regions())));
             }
-            List<RestoredProcess> restored = e.restore(new RestoreSpec(procs, request.detached(), request.force()));
-            adoptRestored(p, restored);
+            boolean delta = p.spec.mode() == CaptureMode.DELTA;
+            CaptureStrategy strategy = strategies.get(p.spec.mode().strategyName());
+            if (delta && strategy != null) {
+                // The trackers of the processes being replaced describe writes since lastEpoch, not
+                // since this epoch; dropped before the restore, so the restored processes' new trackers
+                // (opened by the engine before they run) are the only ones left for this partition.
+                strategy.forget(p.oid());
+            }
+            List<RestoredProcess> restored = e.restore(new RestoreSpec(procs, request.detached(), request.force(),
+                    delta ? p.spec.tracking() : DirtyTracking.NONE));
+            List<Integer> copies = adoptRestored(p, restored);
+            if (delta) {
+                if (copies.isEmpty()) {
+                    p.restoredEpoch = epoch; // the next delta continues from the restored epoch
+                } else {
+                    // copies next to running originals are not the partition's: nobody captures them
+                    e.forgetTracking(copies);
+                }
+            }
             return new RestoreResult(p.oid(), epoch, restored);
         } catch (SlsException ex) {
             throw ex;
@@ -426,21 +469,29 @@ public class PartitionManager implements PartitionService {
         }
     }
 
-    /** Restored processes replace originals that are gone; a copy made while the original runs is not attached. */
-    private void adoptRestored(Partition p, List<RestoredProcess> restored) {
+    /**
+     * Restored processes replace originals that are gone - exited, or exited with their PID given to
+     * another process since (a restore into a busy machine: the newcomer is not the partition's); a
+     * copy made while the original runs is not attached. Returns the PIDs of such copies.
+     */
+    private List<Integer> adoptRestored(Partition p, List<RestoredProcess> restored) {
+        List<Integer> copies = new ArrayList<>();
         synchronized (partitions) {
             boolean changed = false;
             for (RestoredProcess r : restored) {
-                boolean originalGone = !processes.alive(r.originalPid());
+                boolean originalGone = !processes.isSame(r.originalPid(), p.startTimeOf(r.originalPid()));
                 if (originalGone) {
-                    changed |= p.pids.remove(r.originalPid());
-                    changed |= p.pids.add(r.pid());
+                    changed |= p.removePid(r.originalPid());
+                    changed |= p.addPid(r.pid(), processes.startTime(r.pid()));
+                } else {
+                    copies.add(r.pid());
                 }
             }
             if (changed) {
                 store.save(partitions.values());
             }
         }
+        return copies;
     }
 
     private void periodicCheckpoint(long oid) {
@@ -483,11 +534,12 @@ public class PartitionManager implements PartitionService {
         List<Integer> live = new ArrayList<>();
         boolean changed = false;
         for (int pid : p.pids) {
-            if (processes.alive(pid)) {
+            if (processes.isSame(pid, p.startTimeOf(pid))) {
                 live.add(pid);
             } else {
-                p.pids.remove(pid);
+                p.removePid(pid);
                 changed = true;
+                // never capture a process that merely got the member's PID after it exited
                 LOG.info("partition {}: process {} exited; detached", p.oid(), pid);
             }
         }

@@ -31,7 +31,16 @@ final class PartitionStore {
      * A partition as persisted. The counters are written whenever the list is saved (attach, detach,
      * partadd, partdel and a clean shutdown), not at every checkpoint: after a crash they may lag.
      */
-    record Entry(PartitionSpec spec, List<Integer> pids, long epochsTaken, long epochsSkipped) {
+    record Entry(PartitionSpec spec, List<Integer> pids, long epochsTaken, long epochsSkipped,
+                 Map<Integer, Long> startTimes) {
+        Entry(PartitionSpec spec, List<Integer> pids, long epochsTaken, long epochsSkipped) {
+            this(spec, pids, epochsTaken, epochsSkipped, Map.of());
+        }
+
+        /** The start time saved with pid, -1 if the list predates start times. */
+        long startTimeOf(int pid) {
+            return startTimes.getOrDefault(pid, -1L);
+        }
     }
 
     private final Path file;
@@ -61,17 +70,28 @@ final class PartitionStore {
             }
             long oid = Long.parseLong(key.substring("partition.".length(), key.length() - ".backend".length()));
             String prefix = "partition." + oid + ".";
-            PartitionSpec spec = new PartitionSpec(oid, p.getProperty(prefix + "backend"),
-                    CaptureMode.fromStrategyName(p.getProperty(prefix + "mode", "full")),
-                    Long.parseLong(p.getProperty(prefix + "period", "0")));
+            CaptureMode mode = CaptureMode.fromStrategyName(p.getProperty(prefix + "mode", "full"));
+            // Lists written before tracking and shadowing existed lack them: the defaults of the mode.
+            String tracking = p.getProperty(prefix + "tracking");
+            PartitionSpec spec = new PartitionSpec(oid, p.getProperty(prefix + "backend"), mode,
+                    Long.parseLong(p.getProperty(prefix + "period", "0")),
+                    tracking == null ? PartitionSpec.defaultTracking(mode) : PartitionSpec.trackingFromName(tracking),
+                    Boolean.parseBoolean(p.getProperty(prefix + "shadow", "false")));
+            // "pid@starttime" entries; lists written before start times were kept hold bare PIDs
             List<Integer> pids = new ArrayList<>();
+            Map<Integer, Long> starts = new java.util.HashMap<>();
             for (String s : p.getProperty(prefix + "pids", "").split(",")) {
                 if (!s.isBlank()) {
-                    pids.add(Integer.parseInt(s.trim()));
+                    String[] pidAt = s.trim().split("@", 2);
+                    int pid = Integer.parseInt(pidAt[0]);
+                    pids.add(pid);
+                    if (pidAt.length == 2) {
+                        starts.put(pid, Long.parseLong(pidAt[1]));
+                    }
                 }
             }
             entries.put(oid, new Entry(spec, pids, Long.parseLong(p.getProperty(prefix + "epochsTaken", "0")),
-                    Long.parseLong(p.getProperty(prefix + "epochsSkipped", "0"))));
+                    Long.parseLong(p.getProperty(prefix + "epochsSkipped", "0")), Map.copyOf(starts)));
         }
         return List.copyOf(entries.values());
     }
@@ -83,7 +103,11 @@ final class PartitionStore {
             p.setProperty(prefix + "backend", part.spec.backend());
             p.setProperty(prefix + "mode", part.spec.mode().strategyName());
             p.setProperty(prefix + "period", Long.toString(part.spec.periodMs()));
-            p.setProperty(prefix + "pids", String.join(",", part.pids.stream().map(String::valueOf).toList()));
+            p.setProperty(prefix + "tracking", PartitionSpec.trackingName(part.spec.tracking()));
+            p.setProperty(prefix + "shadow", Boolean.toString(part.spec.shadow()));
+            p.setProperty(prefix + "pids", String.join(",", part.pids.stream()
+                    .map(pid -> part.startTimeOf(pid) < 0 ? String.valueOf(pid) : pid + "@" + part.startTimeOf(pid))
+                    .toList()));
             p.setProperty(prefix + "epochsTaken", Long.toString(part.epochsTaken));
             p.setProperty(prefix + "epochsSkipped", Long.toString(part.epochsSkipped));
         }

@@ -30,6 +30,30 @@ final class ProcessTable {
     }
 
     /**
+     * When the process started, in clock ticks since boot (field 22 of /proc/PID/stat), or -1 if there
+     * is no such process. A PID alone does not name a process for long: once it exits, the kernel may
+     * give the number to the next fork, so a partition remembers each member's start time too.
+     */
+    long startTime(int pid) {
+        try {
+            String stat = Files.readString(proc.resolve(Integer.toString(pid)).resolve("stat"));
+            // the command name (field 2) may hold spaces and parentheses: count fields after the last ')'
+            String[] after = stat.substring(stat.lastIndexOf(')') + 1).trim().split("\\s+");
+            return Long.parseLong(after[22 - 3]);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * Whether {@code pid} is alive and still the process that started at {@code startTime}; with an
+     * unknown start time (-1), whether any process of that PID is alive.
+     */
+    boolean isSame(int pid, long startTime) {
+        return alive(pid) && (startTime < 0 || startTime(pid) == startTime);
+    }
+
+    /**
      * Throws SlsException with one line if {@code pid} cannot be put into a partition: it does not
      * exist, has exited, is a kernel thread, is a thread rather than a process, or is SLS itself.
      */

@@ -40,6 +40,10 @@ final class Fakes {
         volatile int maxConcurrent;
         final AtomicInteger captures = new AtomicInteger();
         volatile RestoreSpec lastRestore;
+        volatile CaptureSpec lastCapture;
+        /** The PID a restored process gets, from its original one. */
+        volatile java.util.function.IntUnaryOperator restoredPid = pid -> pid + 1000;
+        final List<Integer> forgotten = new java.util.concurrent.CopyOnWriteArrayList<>();
 
         @Override
         public String version() {
@@ -53,6 +57,7 @@ final class Fakes {
 
         @Override
         public CaptureResult capture(CaptureSpec spec) {
+            lastCapture = spec;
             int now = concurrent.incrementAndGet();
             maxConcurrent = Math.max(maxConcurrent, now);
             try {
@@ -85,7 +90,13 @@ final class Fakes {
         @Override
         public List<RestoredProcess> restore(RestoreSpec spec) {
             lastRestore = spec;
-            return spec.processes().stream().map(p -> new RestoredProcess(p.image().pid(), p.image().pid() + 1000)).toList();
+            return spec.processes().stream()
+                    .map(p -> new RestoredProcess(p.image().pid(), restoredPid.applyAsInt(p.image().pid()))).toList();
+        }
+
+        @Override
+        public void forgetTracking(List<Integer> pids) {
+            forgotten.addAll(pids);
         }
     }
 

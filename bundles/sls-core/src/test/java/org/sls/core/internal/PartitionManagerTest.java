@@ -60,6 +60,10 @@ class PartitionManagerTest {
     }
 
     private PartitionManager manager(boolean withBackend, boolean withEngine) {
+        return manager(withBackend, withEngine, ProcessTable.system());
+    }
+
+    private PartitionManager manager(boolean withBackend, boolean withEngine, ProcessTable processes) {
         PartitionManager m = new PartitionManager();
         if (withBackend) {
             m.bindBackend(backend, Map.of("sls.backend", "memory"));
@@ -68,7 +72,7 @@ class PartitionManagerTest {
         if (withEngine) {
             m.engine = engine;
         }
-        m.start(new PartitionStore(tmp.resolve("state/partitions.properties")), ProcessTable.system(), 2);
+        m.start(new PartitionStore(tmp.resolve("state/partitions.properties")), processes, 2);
         managers.add(m);
         return m;
     }
@@ -377,5 +381,155 @@ class PartitionManagerTest {
         assertEquals("store full", assertThrows(SlsException.class, () -> m.checkpoint(3, false)).getMessage());
         assertEquals(1, forgotten.get());
         assertEquals(0, m.partition(3).epochsTaken());
+    }
+
+    /** A delta strategy that records what it was asked and, like the real one, takes the previous epoch as parent. */
+    private static final class RecordingDelta implements CaptureStrategy {
+        final List<Long> previous = new ArrayList<>();
+        final java.util.concurrent.atomic.AtomicInteger forgotten = new java.util.concurrent.atomic.AtomicInteger();
+
+        @Override
+        public String name() {
+            return "delta";
+        }
+
+        @Override
+        public org.sls.api.spi.CaptureOutcome capture(org.sls.api.spi.CaptureRequest r, org.sls.api.engine.CheckpointEngine e) {
+            previous.add(r.previousEpoch());
+            var res = e.capture(new org.sls.api.engine.CaptureSpec(r.pids(), r.recursive(), r.pageFile(),
+                    org.sls.api.engine.DirtyTracking.AUTO));
+            return new org.sls.api.spi.CaptureOutcome(res.image(), r.previousEpoch(), res.stopNanos());
+        }
+
+        @Override
+        public void forget(long oid) {
+            forgotten.incrementAndGet();
+        }
+    }
+
+    private static long parentOf(PartitionManager m, long oid, long epoch) {
+        return m.epochs(oid).stream().filter(i -> i.epoch() == epoch).findFirst().orElseThrow().parentEpoch();
+    }
+
+    @Test
+    void epochAfterARestoreOfAnOlderEpochIsADeltaOfTheRestoredEpoch() throws Exception {
+        RecordingDelta delta = new RecordingDelta();
+        PartitionManager m = manager(true, true);
+        m.bindStrategy(delta, Map.of("sls.capture", "delta"));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.DELTA, 0));
+        Process original = new ProcessBuilder("sleep", "600").start();
+        started.add(original);
+        m.attach(3, (int) original.pid());
+        for (int k = 0; k < 3; k++) {
+            m.checkpoint(3, false);
+        }
+        assertEquals(List.of(-1L, 0L, 1L), delta.previous);
+        original.destroyForcibly().waitFor();
+        int restoredPid = sleeper(); // stands in for the restored process, alive like it
+        engine.restoredPid = pid -> restoredPid;
+
+        m.restore(new RestoreRequest(3, 1, true, false));
+        assertEquals(org.sls.api.engine.DirtyTracking.AUTO, engine.lastRestore.tracking(),
+                "a delta partition's restore asks the engine to track the restored processes");
+        assertEquals(1, delta.forgotten.get(), "the replaced processes' tracking is dropped before the restore");
+        assertEquals(List.of(restoredPid), m.partition(3).pids());
+
+        CheckpointResult after = m.checkpoint(3, false);
+        assertEquals(3, after.epoch(), "epoch numbers go on after the newest");
+        assertEquals(1L, delta.previous.get(3), "the capture after the restore continues from the restored epoch");
+        assertEquals(1, parentOf(m, 3, 3), "its parent is the restored epoch 1, not the newest 2");
+        m.checkpoint(3, false);
+        assertEquals(3L, delta.previous.get(4), "then from the epoch just taken");
+        assertEquals(3, parentOf(m, 3, 4));
+        assertTrue(engine.forgotten.isEmpty(), "the restored process's tracker is kept");
+    }
+
+    @Test
+    void restoredCopyNextToTheRunningOriginalIsLeftUntrackedAndTheChainGoesOn() throws Exception {
+        RecordingDelta delta = new RecordingDelta();
+        PartitionManager m = manager(true, true);
+        m.bindStrategy(delta, Map.of("sls.capture", "delta"));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.DELTA, 0));
+        int pid = sleeper();
+        m.attach(3, pid);
+        m.checkpoint(3, false);
+        m.checkpoint(3, false);
+        m.restore(new RestoreRequest(3, 0, true, false));
+        assertEquals(List.of(pid + 1000), engine.forgotten, "the copy is not the partition's: its tracker goes");
+        assertEquals(List.of(pid), m.partition(3).pids());
+        m.checkpoint(3, false);
+        assertEquals(1L, delta.previous.get(2), "the original goes on from the newest epoch");
+    }
+
+    @Test
+    void restoreOfAFullPartitionAsksForNoTracking() throws IOException {
+        PartitionManager m = manager(true, true);
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.attach(3, sleeper());
+        m.checkpoint(3, false);
+        m.restore(RestoreRequest.newest(3));
+        assertEquals(org.sls.api.engine.DirtyTracking.NONE, engine.lastRestore.tracking());
+    }
+
+    /** A process in a fake /proc: its status and a stat whose field 22 is the start time. */
+    private static void fakeProcess(Path proc, int pid, long startTime) throws IOException {
+        Path dir = java.nio.file.Files.createDirectories(proc.resolve(Integer.toString(pid)));
+        java.nio.file.Files.writeString(dir.resolve("status"),
+                "Name:\tsrv\nState:\tS (sleeping)\nTgid:\t" + pid + "\nPPid:\t1\nVmSize:\t1000 kB\nKthread:\t0\n");
+        StringBuilder stat = new StringBuilder(pid + " (my (odd) srv) S 1");
+        for (int field = 5; field <= 52; field++) {
+            stat.append(' ').append(field == 22 ? startTime : 0);
+        }
+        java.nio.file.Files.writeString(dir.resolve("stat"), stat + "\n");
+    }
+
+    @Test
+    void restoreIntoABusyMachineMakesTheRestoredProcessTheMemberNotTheNewOwnerOfTheOldPid() throws IOException {
+        Path proc = tmp.resolve("proc");
+        fakeProcess(proc, 100, 5000);
+        PartitionManager m = manager(true, true, new ProcessTable(proc, 1));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.attach(3, 100);
+        m.checkpoint(3, false);
+        fakeProcess(proc, 100, 9000); // the member exited; a later fork got PID 100
+        engine.restoredPid = pid -> 1100;
+        fakeProcess(proc, 1100, 9100);
+        RestoreResult r = m.restore(RestoreRequest.newest(3));
+        assertEquals(1100, r.processes().get(0).pid());
+        assertEquals(List.of(1100), m.partition(3).pids(), "the restored process replaces the member, not the newcomer");
+        assertTrue(engine.forgotten.isEmpty());
+    }
+
+    @Test
+    void aMemberWhosePidWasTakenByAnotherProcessIsDetachedAndTheNewcomerNeverCaptured() throws IOException {
+        Path proc = tmp.resolve("proc");
+        fakeProcess(proc, 100, 5000);
+        fakeProcess(proc, 200, 5100);
+        PartitionManager m = manager(true, true, new ProcessTable(proc, 1));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.attach(3, 100);
+        m.attach(3, 200);
+        fakeProcess(proc, 100, 9000);
+        m.checkpoint(3, false);
+        assertEquals(List.of(200), engine.lastCapture.pids(), "only the real member is captured");
+        assertEquals(List.of(200), m.partition(3).pids());
+        m.attach(3, 100); // the newcomer may be attached on purpose, as itself
+        assertEquals(List.of(100, 200), m.partition(3).pids());
+    }
+
+    @Test
+    void startTimesSurviveARestartAndAPidReusedWhileSlsWasDownIsNotAMember() throws IOException {
+        Path proc = tmp.resolve("proc");
+        fakeProcess(proc, 100, 5000);
+        fakeProcess(proc, 200, 5100);
+        PartitionManager m = manager(true, true, new ProcessTable(proc, 1));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.FULL, 0));
+        m.attach(3, 100);
+        m.attach(3, 200);
+        m.deactivate();
+        managers.remove(m);
+        fakeProcess(proc, 200, 9000);
+        PartitionManager again = manager(true, true, new ProcessTable(proc, 1));
+        assertEquals(List.of(100), again.partition(3).pids());
     }
 }

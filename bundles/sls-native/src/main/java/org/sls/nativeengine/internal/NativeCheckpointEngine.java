@@ -21,6 +21,8 @@ import org.sls.api.engine.RestoreProcess;
 import org.sls.api.engine.RestoreSpec;
 import org.sls.api.image.CheckpointImage;
 import org.sls.api.image.PageSegment;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The engine service over libslsnative.so. Registered by {@link NativeEngineComponent} only after the
@@ -28,6 +30,8 @@ import org.sls.api.image.PageSegment;
  * carrying the engine's one error line.
  */
 public final class NativeCheckpointEngine implements CheckpointEngine {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NativeCheckpointEngine.class);
 
     private static final int ERR_LEN = 1024;
 
@@ -91,7 +95,8 @@ public final class NativeCheckpointEngine implements CheckpointEngine {
             int[] pids = spec.pids().stream().mapToInt(Integer::intValue).toArray();
             SlsCaptureStats stats = new SlsCaptureStats();
             byte[] err = new byte[ERR_LEN];
-            int flags = (spec.recursive() ? SlsNativeLibrary.SLS_CAPTURE_RECURSIVE : 0) | trackingFlags(spec.tracking());
+            int flags = (spec.recursive() ? SlsNativeLibrary.SLS_CAPTURE_RECURSIVE : 0) | trackingFlags(spec.tracking())
+                    | (spec.shadow() ? SlsNativeLibrary.SLS_CAPTURE_SHADOW : 0);
             int rc = lib.sls_capture(pids, pids.length, flags,
                     page.toString(), image.toString(), stats, err, new SizeT(err.length));
             if (rc < 0) {
@@ -99,7 +104,9 @@ public final class NativeCheckpointEngine implements CheckpointEngine {
                 throw new SlsException(errorLine("capture", rc, err));
             }
             CheckpointImage parsed = ImageCodec.read(Files.readAllBytes(image));
-            return new CaptureResult(parsed, stats.stop_ns, stats.page_bytes, stats.delta != 0);
+            return new CaptureResult(parsed, stats.stop_ns, stats.page_bytes, stats.delta != 0,
+                    spec.tracking() == DirtyTracking.NONE ? DirtyTracking.NONE : trackingOfMode(stats.track_mode),
+                    stats.shadowed != 0, Integer.toUnsignedLong(stats.shadow_faults));
         } catch (IOException e) {
             deleteQuietly(page);
             throw new SlsException("capture: cannot read the image file " + image + ": " + e.getMessage(), e);
@@ -120,6 +127,12 @@ public final class NativeCheckpointEngine implements CheckpointEngine {
         return mode < 0 ? 0 : SlsNativeLibrary.SLS_CAPTURE_DELTA | SlsNativeLibrary.captureTrack(mode);
     }
 
+    /** The sls_restore flags for a tracking choice: none, or SLS_RESTORE_TRACK with the mechanism. */
+    static int restoreTrackingFlags(DirtyTracking tracking) {
+        int capture = trackingFlags(tracking);
+        return capture == 0 ? 0 : SlsNativeLibrary.restoreTrack((capture >> 8) & 0xf);
+    }
+
     @Override
     public void forgetTracking(List<Integer> pids) {
         if (!pids.isEmpty()) {
@@ -130,12 +143,17 @@ public final class NativeCheckpointEngine implements CheckpointEngine {
 
     /** The mechanism tracking pid now, or empty if the engine keeps no tracker for it. */
     public java.util.Optional<DirtyTracking> trackingOf(int pid) {
-        int mode = lib.sls_tracking_mode(pid);
+        DirtyTracking t = trackingOfMode(lib.sls_tracking_mode(pid));
+        return t == DirtyTracking.NONE ? java.util.Optional.empty() : java.util.Optional.of(t);
+    }
+
+    /** An SLS_CAPTURE_TRACK_* value as the engine reports it; NONE for anything else (-1, -ENOENT). */
+    static DirtyTracking trackingOfMode(int mode) {
         return switch (mode) {
-            case SlsNativeLibrary.SLS_CAPTURE_TRACK_SOFTDIRTY -> java.util.Optional.of(DirtyTracking.SOFT_DIRTY);
-            case SlsNativeLibrary.SLS_CAPTURE_TRACK_UFFD -> java.util.Optional.of(DirtyTracking.UFFD);
-            case SlsNativeLibrary.SLS_CAPTURE_TRACK_DIGEST -> java.util.Optional.of(DirtyTracking.DIGEST);
-            default -> java.util.Optional.empty();
+            case SlsNativeLibrary.SLS_CAPTURE_TRACK_SOFTDIRTY -> DirtyTracking.SOFT_DIRTY;
+            case SlsNativeLibrary.SLS_CAPTURE_TRACK_UFFD -> DirtyTracking.UFFD;
+            case SlsNativeLibrary.SLS_CAPTURE_TRACK_DIGEST -> DirtyTracking.DIGEST;
+            default -> DirtyTracking.NONE;
         };
     }
 
@@ -178,13 +196,18 @@ public final class NativeCheckpointEngine implements CheckpointEngine {
             }
             String[] files = fileIndex.keySet().stream().map(Path::toString).toArray(String[]::new);
             int flags = (spec.detached() ? SlsNativeLibrary.SLS_RESTORE_DETACHED : 0)
-                    | (spec.force() ? SlsNativeLibrary.SLS_RESTORE_FORCE : 0);
+                    | (spec.force() ? SlsNativeLibrary.SLS_RESTORE_FORCE : 0) | restoreTrackingFlags(spec.tracking());
             int[] pairs = new int[2 * spec.processes().size()];
             byte[] err = new byte[ERR_LEN];
             int rc = lib.sls_restore(image.toString(), segs, nsegs, files, files.length, flags, seed.toString(),
                     pairs, spec.processes().size(), err, new SizeT(err.length));
             if (rc < 0) {
                 throw new SlsException(errorLine("restore", rc, err));
+            }
+            String note = SlsNativeLibrary.message(err);
+            if (!note.isEmpty()) {
+                // a process left untracked: restored all the same, its next delta epoch is complete
+                LOG.warn("restore: {}", note);
             }
             List<RestoredProcess> restored = new ArrayList<>(rc);
             for (int k = 0; k < rc; k++) {

@@ -12,7 +12,7 @@ import java.util.Map;
 public interface SlsNativeLibrary extends Library {
 
     /** The ABI this interface was written for; {@link #sls_abi_version()} must return the same. */
-    int SLS_ABI_VERSION = 3;
+    int SLS_ABI_VERSION = 4;
 
     int SLS_CAPTURE_RECURSIVE = 0x1;
     int SLS_CAPTURE_DELTA = 0x2;
@@ -29,6 +29,13 @@ public interface SlsNativeLibrary extends Library {
     }
     int SLS_RESTORE_DETACHED = 0x1;
     int SLS_RESTORE_FORCE = 0x2;
+    /** Open each restored process's dirty tracker before it runs (the next delta is relative to the restore). */
+    int SLS_RESTORE_TRACK_ON = 0x4;
+
+    /** SLS_RESTORE_TRACK(mode): SLS_RESTORE_TRACK_ON with the mechanism (SLS_CAPTURE_TRACK_*) in bits 8-11. */
+    static int restoreTrack(int mode) {
+        return SLS_RESTORE_TRACK_ON | ((mode & 0xf) << 8);
+    }
 
     int sls_abi_version();
 

@@ -1,6 +1,9 @@
 package org.sls.shell.internal;
 
 import java.util.List;
+import org.sls.api.PartitionInfo;
+import org.sls.api.PartitionSpec;
+import org.sls.api.engine.DirtyTracking;
 
 /** Small formatting helpers shared by the commands. */
 final class Format {
@@ -37,5 +40,37 @@ final class Format {
 
     static String pids(List<Integer> pids) {
         return pids.isEmpty() ? "-" : String.join(",", pids.stream().map(String::valueOf).toList());
+    }
+
+    /** ", tracking uffd, shadowing" for a delta partition's partadd answer; empty for a full one. */
+    static String trackingRequested(PartitionSpec spec) {
+        if (spec.tracking() == DirtyTracking.NONE) {
+            return "";
+        }
+        return ", tracking " + PartitionSpec.trackingName(spec.tracking()) + (spec.shadow() ? ", shadowing" : "");
+    }
+
+    /**
+     * The tracking asked for and, after a checkpoint, the one the engine used: "auto→uffd"; "-" for a
+     * full partition; "auto→none" when the newest epoch was complete without a tracker.
+     */
+    static String tracking(PartitionInfo p) {
+        DirtyTracking asked = p.spec().tracking();
+        if (asked == DirtyTracking.NONE) {
+            return "-";
+        }
+        String name = PartitionSpec.trackingName(asked);
+        return p.lastTracking() == null ? name : name + "→" + PartitionSpec.trackingName(p.lastTracking());
+    }
+
+    /** "off", "on", or after a checkpoint whether the newest one was shadowed and how many writes faulted. */
+    static String shadow(PartitionInfo p) {
+        if (!p.spec().shadow()) {
+            return "off";
+        }
+        if (p.lastTracking() == null) {
+            return "on";
+        }
+        return p.lastShadowed() ? "on, " + p.lastShadowFaults() + " faults" : "on, not used last epoch";
     }
 }

@@ -30,6 +30,10 @@ public class Info implements Action {
         table.addRow().addContent("engine", info.engineVersion() == null ? "not available" : info.engineVersion());
         table.addRow().addContent("backends", info.backends().isEmpty() ? "none" : String.join(", ", info.backends()));
         table.addRow().addContent("capture strategies", info.strategies().isEmpty() ? "none" : String.join(", ", info.strategies()));
+        table.addRow().addContent("dirty tracking available",
+                info.trackingAvailable().isEmpty() ? "unknown" : String.join(", ", info.trackingAvailable()));
+        table.addRow().addContent("dirty tracking auto picks", info.trackingAuto() == null ? "unknown" : info.trackingAuto());
+        table.addRow().addContent("shadowing", info.shadowing());
         for (Map.Entry<String, String> f : new TreeMap<>(info.kernelFeatures()).entrySet()) {
             table.addRow().addContent("kernel: " + f.getKey(), f.getValue());
         }

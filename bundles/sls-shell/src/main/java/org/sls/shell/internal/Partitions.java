@@ -32,10 +32,13 @@ public class Partitions implements Action {
         table.column("Skipped").alignRight();
         table.column("Last stop").alignRight();
         table.column("Last error");
+        table.column("Tracking");
+        table.column("Shadow");
         for (PartitionInfo p : partitions.partitions()) {
             table.addRow().addContent(p.oid(), p.spec().backend(), p.spec().mode().strategyName(),
                     Format.period(p.spec().periodMs()), p.state().label(), Format.pids(p.pids()), p.epochsTaken(),
-                    p.epochsSkipped(), Format.nanos(p.lastStopNanos()), p.lastError() == null ? "-" : p.lastError());
+                    p.epochsSkipped(), Format.nanos(p.lastStopNanos()), p.lastError() == null ? "-" : p.lastError(),
+                    Format.tracking(p), Format.shadow(p));
         }
         table.print(System.out, !noFormat);
         return null;

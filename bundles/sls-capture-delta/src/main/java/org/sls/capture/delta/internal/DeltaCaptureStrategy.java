@@ -32,19 +32,6 @@ public class DeltaCaptureStrategy implements CaptureStrategy {
     }
 
     private final Map<Long, Tracked> tracked = new ConcurrentHashMap<>();
-    private final DirtyTracking mechanism;
-
-    public DeltaCaptureStrategy() {
-        this(DirtyTracking.AUTO);
-    }
-
-    /** @param mechanism the tracking for processes the engine starts tracking (not NONE) */
-    DeltaCaptureStrategy(DirtyTracking mechanism) {
-        if (mechanism == DirtyTracking.NONE) {
-            throw new IllegalArgumentException("a delta strategy needs a dirty-tracking mechanism, not NONE");
-        }
-        this.mechanism = mechanism;
-    }
 
     @Override
     public String name() {
@@ -61,12 +48,15 @@ public class DeltaCaptureStrategy implements CaptureStrategy {
         if (request.previousEpoch() < 0) {
             engine.forgetTracking(request.pids()); // nothing to be a delta of
         }
+        // The partition names the mechanism for processes the engine starts tracking; a full partition's
+        // request (NONE) still gets a delta here, with whatever the engine finds best.
+        DirtyTracking mechanism = request.tracking() == DirtyTracking.NONE ? DirtyTracking.AUTO : request.tracking();
         CaptureResult r = engine.capture(new CaptureSpec(request.pids(), request.recursive(), request.pageFile(),
-                mechanism));
+                mechanism, request.shadow()));
         List<Integer> pids = r.image().processes().stream().map(ProcessImage::pid).toList();
         tracked.put(request.oid(), new Tracked(engine, pids, request.previousEpoch()));
         long parent = r.delta() ? request.previousEpoch() : -1;
-        return new CaptureOutcome(r.image(), parent, r.stopNanos());
+        return new CaptureOutcome(r.image(), parent, r.stopNanos(), r.tracking(), r.shadowed(), r.shadowFaults());
     }
 
     @Override

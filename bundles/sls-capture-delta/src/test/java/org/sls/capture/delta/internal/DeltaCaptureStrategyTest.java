@@ -1,7 +1,8 @@
 package org.sls.capture.delta.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,7 +25,7 @@ import org.sls.api.spi.CaptureRequest;
 class DeltaCaptureStrategyTest {
 
     /** An engine that behaves like the native one: a delta for pids it tracks, else complete + track. */
-    static final class TrackingEngine implements CheckpointEngine {
+    static class TrackingEngine implements CheckpointEngine {
         final Set<Integer> trackedPids = new HashSet<>();
         final List<CaptureSpec> specs = new ArrayList<>();
         final List<List<Integer>> forgotten = new ArrayList<>();
@@ -130,7 +131,29 @@ class DeltaCaptureStrategyTest {
     }
 
     @Test
-    void noneIsRefusedAsMechanism() {
-        assertThrows(IllegalArgumentException.class, () -> new DeltaCaptureStrategy(DirtyTracking.NONE));
+    void thePartitionsMechanismAndShadowingReachTheEngineAndItsAnswerComesBack() {
+        TrackingEngine engine = new TrackingEngine() {
+            @Override
+            public CaptureResult capture(CaptureSpec spec) {
+                CaptureResult r = super.capture(spec);
+                return new CaptureResult(r.image(), r.stopNanos(), r.pageBytes(), r.delta(), DirtyTracking.UFFD, true, 7);
+            }
+        };
+        CaptureOutcome out = new DeltaCaptureStrategy().capture(new CaptureRequest(4, List.of(10, 11), false,
+                Path.of("/tmp/pages"), -1, DirtyTracking.UFFD, true), engine);
+        assertEquals(DirtyTracking.UFFD, engine.specs.get(0).tracking());
+        assertTrue(engine.specs.get(0).shadow(), "shadowing is asked of the engine");
+        assertEquals(DirtyTracking.UFFD, out.tracking(), "the mechanism the engine used");
+        assertTrue(out.shadowed());
+        assertEquals(7, out.shadowFaults());
+    }
+
+    @Test
+    void digestIsAskedForWhenThePartitionWantsIt() {
+        TrackingEngine engine = new TrackingEngine();
+        new DeltaCaptureStrategy().capture(new CaptureRequest(4, List.of(10, 11), false,
+                Path.of("/tmp/pages"), -1, DirtyTracking.DIGEST, false), engine);
+        assertEquals(DirtyTracking.DIGEST, engine.specs.get(0).tracking());
+        assertFalse(engine.specs.get(0).shadow());
     }
 }
