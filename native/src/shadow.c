@@ -85,6 +85,7 @@ struct sls_shadow {
     struct sls_fault_server **servers;
     size_t nservers;
     int armed;
+    useconds_t test_delay_us; /* SLS_TEST_SHADOW_COPY_DELAY_US */
 };
 
 static int list_push(struct sls_track_range_list *l, uint64_t s, uint64_t e)
@@ -176,6 +177,8 @@ static void shadow_fault(struct sls_shadow *sh, pid_t pid, uint64_t page)
         const struct shadow_run *r = &sh->runs[i];
         uint64_t p = (page - r->addr) / SH_PAGE;
         if (!is_done(sh, r->bit0 + p)) {
+            if (sh->test_delay_us)
+                usleep(sh->test_delay_us); /* a test kills the engine while a write waits here */
             copy_run_pages(sh, r, p, 1);
             sh->faults++;
         }
@@ -413,6 +416,10 @@ int sls_shadow_begin(struct sls_capture_ctx *c, struct sls_tracker *const *track
  * fault servers start copying before unprotecting. */
 void sls_shadow_arm(struct sls_shadow *sh, unsigned char *page_map)
 {
+    /* for tests only: slow the copy down (each background chunk and each copy a fault makes), so a
+     * test can write, or kill the engine, while pages are still waiting */
+    const char *delay = getenv("SLS_TEST_SHADOW_COPY_DELAY_US");
+    sh->test_delay_us = delay ? (useconds_t)strtoul(delay, NULL, 10) : 0;
     sh->page_map = page_map;
     for (size_t i = 0; i < sh->nservers; i++) {
         pthread_mutex_lock(&sh->servers[i]->mu);
@@ -434,9 +441,7 @@ static void disarm(struct sls_shadow *sh)
 
 int sls_shadow_copy(struct sls_capture_ctx *c, struct sls_shadow *sh)
 {
-    /* for tests only: slow the copy down, so a test can write (or kill the engine) in the middle */
-    const char *delay = getenv("SLS_TEST_SHADOW_COPY_DELAY_US");
-    useconds_t delay_us = delay ? (useconds_t)strtoul(delay, NULL, 10) : 0;
+    useconds_t delay_us = sh->test_delay_us;
     for (size_t i = 0; i < sh->nruns; i++) {
         const struct shadow_run *r = &sh->runs[i];
         for (uint64_t p = 0; p < r->len / SH_PAGE; p += SH_CHUNK_PAGES) {
