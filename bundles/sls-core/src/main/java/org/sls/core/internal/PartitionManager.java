@@ -473,14 +473,20 @@ public class PartitionManager implements PartitionService {
      * Restored processes replace originals that are gone - exited, or exited with their PID given to
      * another process since (a restore into a busy machine: the newcomer is not the partition's); a
      * copy made while the original runs is not attached. Returns the PIDs of such copies.
+     * <p>
+     * Only a member can be "still running": a killed member is dropped by the next periodic
+     * checkpoint (10 ms later at {@code -t 10}), and then whatever holds its PID - the restored
+     * process itself, or a newcomer - is not the original, so the restored process is adopted.
      */
     private List<Integer> adoptRestored(Partition p, List<RestoredProcess> restored) {
         List<Integer> copies = new ArrayList<>();
         synchronized (partitions) {
             boolean changed = false;
             for (RestoredProcess r : restored) {
-                boolean originalGone = !processes.isSame(r.originalPid(), p.startTimeOf(r.originalPid()));
-                if (originalGone) {
+                int original = r.originalPid();
+                boolean originalRuns = r.pid() != original && p.pids.contains(original)
+                        && processes.isSame(original, p.startTimeOf(original));
+                if (!originalRuns) {
                     changed |= p.removePid(r.originalPid());
                     changed |= p.addPid(r.pid(), processes.startTime(r.pid()));
                 } else {

@@ -501,6 +501,37 @@ class PartitionManagerTest {
     }
 
     @Test
+    void aKilledMemberDroppedByAPeriodicCheckpointIsReplacedByItsRestoredSelfUnderTheSamePid() throws IOException {
+        Path proc = tmp.resolve("proc");
+        fakeProcess(proc, 100, 5000);
+        PartitionManager m = manager(true, true, new ProcessTable(proc, 1));
+        RecordingDelta delta = new RecordingDelta();
+        m.bindStrategy(delta, Map.of("sls.capture", "delta"));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.DELTA, 0));
+        m.attach(3, 100);
+        m.checkpoint(3, false);
+        deleteTree(proc.resolve("100")); // kill -9; the next checkpoint (every 10 ms) drops the member
+        assertThrows(SlsException.class, () -> m.checkpoint(3, false));
+        assertEquals(List.of(), m.partition(3).pids());
+        engine.restoredPid = pid -> pid; // the restore gets PID 100 back
+        fakeProcess(proc, 100, 9000);
+        m.restore(RestoreRequest.newest(3));
+        assertEquals(List.of(100), m.partition(3).pids(), "the restored process is the partition's member");
+        assertTrue(engine.forgotten.isEmpty(), "the restored member keeps its tracking: " + engine.forgotten);
+        m.checkpoint(3, false);
+        assertEquals(List.of(-1L, 0L), delta.previous, "the epoch after the restore is a delta of the restored one");
+        assertEquals(List.of(100), m.partition(3).pids());
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (var paths = java.nio.file.Files.walk(dir)) {
+            for (Path f : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                java.nio.file.Files.delete(f);
+            }
+        }
+    }
+
+    @Test
     void aMemberWhosePidWasTakenByAnotherProcessIsDetachedAndTheNewcomerNeverCaptured() throws IOException {
         Path proc = tmp.resolve("proc");
         fakeProcess(proc, 100, 5000);
