@@ -203,7 +203,16 @@ int sls_probe(char *buf, size_t len, char *err, size_t errlen)
     emit(&o, "clone3=%s\n", yes_no(clone3));
     emit(&o, "clone3_set_tid=%s\n",
          yes_no(clone3 && (caps & ((1ull << CAP_CHECKPOINT_RESTORE) | (1ull << CAP_SYS_ADMIN)))));
-    emit(&o, "pidfd_getfd=%s\n", yes_no(pidfd_getfd_works()));
+    int getfd = pidfd_getfd_works();
+    emit(&o, "pidfd_getfd=%s\n", yes_no(getfd));
+    /* SLS_CAPTURE_SHADOW (shadow.c): a synchronous write-protect uffd held by the engine, its pages
+     * found by a plain PAGEMAP_SCAN */
+    if (!(uffd && (feat & UFFD_FEATURE_PAGEFAULT_FLAG_WP) && (feat & UFFD_FEATURE_WP_UNPOPULATED)))
+        emit(&o, "shadowing=no (needs userfaultfd write-protect with WP_UNPOPULATED)\n");
+    else if (!pagemap_scan() || !getfd)
+        emit(&o, "shadowing=no (needs PAGEMAP_SCAN and pidfd_getfd)\n");
+    else
+        emit(&o, "shadowing=yes (synchronous userfaultfd write-protect)\n");
     unsigned int mmsize = 0;
     int mm = prctl(PR_SET_MM, PR_SET_MM_MAP_SIZE, &mmsize, 0, 0) == 0;
     emit(&o, "pr_set_mm_map=%s\n", mm ? "yes" : "no");

@@ -382,6 +382,21 @@ out:
     unsetenv("SLS_PRECOPY");
 }
 
+/* sls:info shows what the probe says: here (6.18, uffd WP with WP_UNPOPULATED, PAGEMAP_SCAN,
+ * pidfd_getfd) shadowing is available, and a capture with it is accepted. */
+TEST_CASE(the_probe_reports_shadowing_when_the_kernel_has_what_it_needs)
+{
+    char buf[8192], err[256] = "";
+    REQUIRE(sls_probe(buf, sizeof(buf), err, sizeof(err)) >= 0, "probe: %s", err);
+    int needs = strstr(buf, "\nuffd_wp_unpopulated=yes") && strstr(buf, "\npagemap_scan=yes") &&
+                strstr(buf, "\npidfd_getfd=yes");
+    const char *line = strstr(buf, "\nshadowing=");
+    REQUIRE(line, "the probe has no shadowing line");
+    EXPECT(needs ? !strncmp(line, "\nshadowing=yes", 14) : !strncmp(line, "\nshadowing=no (", 15),
+           "probe says %.60s", line + 1);
+out:;
+}
+
 int main(void)
 {
     char self[PATH_MAX / 2];
@@ -394,6 +409,7 @@ int main(void)
         printf("FAIL setup: cannot create a work directory\n");
         return 1;
     }
+    RUN(the_probe_reports_shadowing_when_the_kernel_has_what_it_needs);
     RUN(shadowing_without_delta_or_without_uffd_tracking_is_refused);
     RUN(switching_between_shadowed_and_plain_deltas_starts_tracking_over);
     RUN(shadowed_delta_chain_while_the_process_writes_gives_instants_and_composes_to_the_complete_capture);
