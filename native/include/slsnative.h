@@ -110,6 +110,10 @@ int sls_tracking_mode(int32_t pid);
 #define SLS_RESTORE_TRACK_ON 0x4
 #define SLS_RESTORE_TRACK(mode) (SLS_RESTORE_TRACK_ON | (((mode) & 0xf) << 8))
 #define SLS_RESTORE_TRACK_MASK 0xf00
+/* With SLS_RESTORE_TRACK (uffd or auto): the synchronous tracker SLS_CAPTURE_SHADOW captures use, so
+ * the next shadowed delta of a restored process continues the chain (an async tracker would make it
+ * start over with a complete epoch). */
+#define SLS_RESTORE_TRACK_SHADOW 0x8
 
 /* Where the contents of [addr, addr+len) of process `pid` (its PID at capture) are: files[file] at offset. */
 struct sls_page_segment {

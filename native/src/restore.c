@@ -126,13 +126,19 @@ int sls_restore(const char *image_path, const struct sls_page_segment *segs, int
     if (!image_path || !seed_path || (nsegs > 0 && !segs) || (nfiles > 0 && !files) || nsegs < 0 || nfiles < 0 ||
         (max_procs > 0 && !pid_pairs))
         return rst_fail(&ctx, EINVAL, "sls_restore: missing argument (image, seed, segments, files or pid pairs)");
-    if (flags & ~(SLS_RESTORE_DETACHED | SLS_RESTORE_FORCE | SLS_RESTORE_TRACK_ON | SLS_RESTORE_TRACK_MASK))
+    if (flags & ~(SLS_RESTORE_DETACHED | SLS_RESTORE_FORCE | SLS_RESTORE_TRACK_ON | SLS_RESTORE_TRACK_MASK |
+                  SLS_RESTORE_TRACK_SHADOW))
         return rst_fail(&ctx, EINVAL, "sls_restore: unknown flags %#x", (unsigned)flags);
     if ((flags & SLS_RESTORE_TRACK_MASK) && !(flags & SLS_RESTORE_TRACK_ON))
         return rst_fail(&ctx, EINVAL, "sls_restore: a tracking mechanism without SLS_RESTORE_TRACK_ON (flags %#x)",
                         (unsigned)flags);
     if (((flags & SLS_RESTORE_TRACK_MASK) >> 8) > SLS_CAPTURE_TRACK_DIGEST)
         return rst_fail(&ctx, EINVAL, "sls_restore: unknown tracking mechanism %d", (flags & SLS_RESTORE_TRACK_MASK) >> 8);
+    if ((flags & SLS_RESTORE_TRACK_SHADOW) &&
+        (!(flags & SLS_RESTORE_TRACK_ON) || (((flags & SLS_RESTORE_TRACK_MASK) >> 8) != SLS_CAPTURE_TRACK_AUTO &&
+                                             ((flags & SLS_RESTORE_TRACK_MASK) >> 8) != SLS_CAPTURE_TRACK_UFFD)))
+        return rst_fail(&ctx, EINVAL, "sls_restore: SLS_RESTORE_TRACK_SHADOW needs SLS_RESTORE_TRACK with uffd or "
+                        "auto tracking (flags %#x)", (unsigned)flags);
     if (access(seed_path, X_OK) < 0)
         return rst_fail(&ctx, errno, "seed program %s is not executable: %s", seed_path, strerror(errno));
 

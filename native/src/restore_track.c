@@ -33,6 +33,8 @@ void rst_open_tracking(struct rst_ctx *c, struct rst_proc *p)
     if (!(c->flags & SLS_RESTORE_TRACK_ON) || p->nthreads < 1)
         return;
     int mode = (c->flags & SLS_RESTORE_TRACK_MASK) >> 8;
+    if (c->flags & SLS_RESTORE_TRACK_SHADOW)
+        mode |= SLS_TRACK_SYNC; /* the tracker a shadowed capture continues from (shadow.c) */
     /* The main thread stands in for a frozen one: it is in the syscall-exit stop of the restorer's
      * last injection, which the capture's injector accepts. No CPU binding (pin_cpu -1). */
     struct sls_frozen_thread th;

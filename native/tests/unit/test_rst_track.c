@@ -373,7 +373,7 @@ static int capture(struct target *t, int flags, const char *name, struct image *
  * exactly those 3 pages, little else; the chain 0, 1, new equals a complete capture; a restore of
  * the new epoch answers with the memory sum of epoch 1 plus the 3 writes.
  */
-static void restored_epoch_case(char *case_why, int track_mode, const char *tag)
+static void restored_epoch_case(char *case_why, int track_mode, const char *tag, int shadow)
 {
     char w[SLS_WHY_LEN] = "", note[512] = "";
     struct target t = { .to = -1, .from = -1 };
@@ -386,7 +386,8 @@ static void restored_epoch_case(char *case_why, int track_mode, const char *tag)
     REQUIRE(start_target(&t, tag) == 0, "cannot start trk_target");
     uint64_t big;
     REQUIRE(cmd(&t, &big, w, "big") == 0, "%s", w);
-    int dflags = SLS_CAPTURE_DELTA | SLS_CAPTURE_TRACK(track_mode);
+    int dflags = SLS_CAPTURE_DELTA | SLS_CAPTURE_TRACK(track_mode) | (shadow ? SLS_CAPTURE_SHADOW : 0);
+    int rflags = SLS_RESTORE_TRACK(track_mode) | (shadow ? SLS_RESTORE_TRACK_SHADOW : 0);
     struct sls_capture_stats st;
     for (int k = 0; k < 3; k++) {
         uint64_t first = 10 + (uint64_t)k * 20;
@@ -409,7 +410,7 @@ static void restored_epoch_case(char *case_why, int track_mode, const char *tag)
     snprintf(img1, sizeof(img1), "%s/%s.1.img", work_dir, tag);
     struct image *chain1[2] = { &ep[0], &ep[1] };
     int32_t restored;
-    REQUIRE(restore_chain(chain1, 2, img1, SLS_RESTORE_TRACK(track_mode), &restored, note, sizeof(note), w) == 0,
+    REQUIRE(restore_chain(chain1, 2, img1, rflags, &restored, note, sizeof(note), w) == 0,
             "%s", w);
     t.pid = restored;
     REQUIRE(note[0] == 0, "restored with a note: %s", note);
@@ -498,12 +499,19 @@ out:
 
 TEST_CASE(delta_after_restore_of_an_older_epoch_holds_only_the_pages_written_since)
 {
-    restored_epoch_case(case_why, SLS_CAPTURE_TRACK_AUTO, "auto");
+    restored_epoch_case(case_why, SLS_CAPTURE_TRACK_AUTO, "auto", 0);
+}
+
+/* The same on a shadowed chain: the restore opens the synchronous tracker shadowed captures use, so
+ * the capture after it is a delta too, not a complete epoch. */
+TEST_CASE(shadowed_delta_after_restore_holds_only_the_pages_written_since)
+{
+    restored_epoch_case(case_why, SLS_CAPTURE_TRACK_UFFD, "shadow", 1);
 }
 
 TEST_CASE(delta_after_restore_with_digest_tracking_holds_only_the_pages_written_since)
 {
-    restored_epoch_case(case_why, SLS_CAPTURE_TRACK_DIGEST, "digest");
+    restored_epoch_case(case_why, SLS_CAPTURE_TRACK_DIGEST, "digest", 0);
 }
 
 /* A tracker that cannot be opened (here soft-dirty, which this kernel lacks: no CONFIG_MEM_SOFT_DIRTY)
@@ -557,6 +565,10 @@ TEST_CASE(tracking_mechanism_without_the_track_flag_is_refused)
     int rc = sls_restore("/nonexistent", NULL, 0, NULL, 0, SLS_CAPTURE_TRACK(SLS_CAPTURE_TRACK_DIGEST), seed_path,
                          pairs, 1, err, sizeof(err));
     EXPECT(rc == -EINVAL && strstr(err, "SLS_RESTORE_TRACK_ON"), "rc %d: %s", rc, err);
+    rc = sls_restore("/nonexistent", NULL, 0, NULL, 0,
+                     SLS_RESTORE_TRACK(SLS_CAPTURE_TRACK_DIGEST) | SLS_RESTORE_TRACK_SHADOW, seed_path, pairs, 1, err,
+                     sizeof(err));
+    EXPECT(rc == -EINVAL && strstr(err, "SLS_RESTORE_TRACK_SHADOW needs"), "shadow with digest: rc %d: %s", rc, err);
 }
 
 int main(void)
@@ -573,6 +585,7 @@ int main(void)
     }
     RUN(delta_after_restore_of_an_older_epoch_holds_only_the_pages_written_since);
     RUN(delta_after_restore_with_digest_tracking_holds_only_the_pages_written_since);
+    RUN(shadowed_delta_after_restore_holds_only_the_pages_written_since);
     RUN(tracker_that_cannot_be_opened_leaves_the_restore_successful_and_the_next_capture_complete);
     RUN(tracking_mechanism_without_the_track_flag_is_refused);
     char rm[128];

@@ -10,11 +10,22 @@ import java.util.Objects;
  *                 each restored process's written pages before it runs, so that its next delta capture
  *                 is relative to the restored epoch (an engine that cannot leaves it untracked: that
  *                 capture is then complete)
+ * @param shadow   the partition's captures are shadowed: track with the synchronous tracker those use,
+ *                 so the next shadowed delta continues the chain (needs uffd or auto tracking)
  */
-public record RestoreSpec(List<RestoreProcess> processes, boolean detached, boolean force, DirtyTracking tracking) {
+public record RestoreSpec(List<RestoreProcess> processes, boolean detached, boolean force, DirtyTracking tracking,
+                          boolean shadow) {
     public RestoreSpec {
         processes = List.copyOf(processes);
         Objects.requireNonNull(tracking, "tracking");
+        if (shadow && tracking != DirtyTracking.AUTO && tracking != DirtyTracking.UFFD) {
+            throw new IllegalArgumentException("a shadowed restore needs uffd or auto tracking, not " + tracking);
+        }
+    }
+
+    /** A restore that tracks without shadowing. */
+    public RestoreSpec(List<RestoreProcess> processes, boolean detached, boolean force, DirtyTracking tracking) {
+        this(processes, detached, force, tracking, false);
     }
 
     /** A restore that leaves the processes untracked. */

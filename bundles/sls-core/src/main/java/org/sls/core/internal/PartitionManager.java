@@ -446,7 +446,7 @@ public class PartitionManager implements PartitionService {
                 strategy.forget(p.oid());
             }
             List<RestoredProcess> restored = e.restore(new RestoreSpec(procs, request.detached(), request.force(),
-                    delta ? p.spec.tracking() : DirtyTracking.NONE));
+                    delta ? p.spec.tracking() : DirtyTracking.NONE, delta && p.spec.shadow()));
             List<Integer> copies = adoptRestored(p, restored);
             if (delta) {
                 if (copies.isEmpty()) {

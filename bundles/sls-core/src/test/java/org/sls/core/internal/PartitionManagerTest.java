@@ -1,6 +1,7 @@
 package org.sls.core.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -469,6 +470,19 @@ class PartitionManagerTest {
         m.checkpoint(3, false);
         m.restore(RestoreRequest.newest(3));
         assertEquals(org.sls.api.engine.DirtyTracking.NONE, engine.lastRestore.tracking());
+        assertFalse(engine.lastRestore.shadow());
+    }
+
+    @Test
+    void restoreOfAShadowedPartitionAsksForTheTrackerShadowedCapturesContinueFrom() throws IOException {
+        PartitionManager m = manager(true, true);
+        m.bindStrategy(new RecordingDelta(), Map.of("sls.capture", "delta"));
+        m.partadd(new PartitionSpec(3, "memory", CaptureMode.DELTA, 0, org.sls.api.engine.DirtyTracking.UFFD, true));
+        m.attach(3, sleeper());
+        m.checkpoint(3, false);
+        m.restore(RestoreRequest.newest(3));
+        assertEquals(org.sls.api.engine.DirtyTracking.UFFD, engine.lastRestore.tracking());
+        assertTrue(engine.lastRestore.shadow(), "a shadowed partition's restore asks for the synchronous tracker");
     }
 
     /** A process in a fake /proc: its status and a stat whose field 22 is the start time. */

@@ -196,7 +196,8 @@ public final class NativeCheckpointEngine implements CheckpointEngine {
             }
             String[] files = fileIndex.keySet().stream().map(Path::toString).toArray(String[]::new);
             int flags = (spec.detached() ? SlsNativeLibrary.SLS_RESTORE_DETACHED : 0)
-                    | (spec.force() ? SlsNativeLibrary.SLS_RESTORE_FORCE : 0) | restoreTrackingFlags(spec.tracking());
+                    | (spec.force() ? SlsNativeLibrary.SLS_RESTORE_FORCE : 0) | restoreTrackingFlags(spec.tracking())
+                    | (spec.shadow() ? SlsNativeLibrary.SLS_RESTORE_TRACK_SHADOW : 0);
             int[] pairs = new int[2 * spec.processes().size()];
             byte[] err = new byte[ERR_LEN];
             int rc = lib.sls_restore(image.toString(), segs, nsegs, files, files.length, flags, seed.toString(),

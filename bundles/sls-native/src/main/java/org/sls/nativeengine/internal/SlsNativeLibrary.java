@@ -31,6 +31,8 @@ public interface SlsNativeLibrary extends Library {
     int SLS_RESTORE_FORCE = 0x2;
     /** Open each restored process's dirty tracker before it runs (the next delta is relative to the restore). */
     int SLS_RESTORE_TRACK_ON = 0x4;
+    /** With SLS_RESTORE_TRACK: the synchronous tracker shadowed captures continue from. */
+    int SLS_RESTORE_TRACK_SHADOW = 0x8;
 
     /** SLS_RESTORE_TRACK(mode): SLS_RESTORE_TRACK_ON with the mechanism (SLS_CAPTURE_TRACK_*) in bits 8-11. */
     static int restoreTrack(int mode) {
