@@ -166,7 +166,7 @@ struct row {
     unsigned mib, pct;
     const char *kind;
     double stop_med, stop_p99, wall_med, epoch_kib;
-    double shadowed, faults; /* per epoch: pages copied after the thaw, writes that waited for it */
+    double shadowed, faults; /* per epoch: share copied after the thaw (stats.shadowed is 0/1), writes that waited */
 };
 
 static struct row rows[64];
@@ -214,8 +214,9 @@ static void run_captures(struct target *t, uint64_t big, unsigned mib, unsigned 
     w->shadowed = (double)shadowed / rounds;
     w->faults = (double)faults / rounds;
     printf("%u MiB, %u %% dirty, %s: stop median %.3f ms, p99 %.3f ms, call median %.3f ms, %.0f KiB an epoch, "
-           "%.0f pages shadowed and %.1f shadow faults an epoch (%d rounds)\n",
-           mib, pct, w->kind, w->stop_med, w->stop_p99, w->wall_med, w->epoch_kib, w->shadowed, w->faults, rounds);
+           "%.0f %% of epochs shadowed, %.1f shadow faults an epoch (%d rounds)\n",
+           mib, pct, w->kind, w->stop_med, w->stop_p99, w->wall_med, w->epoch_kib, w->shadowed * 100, w->faults,
+           rounds);
     print_phases(ph, rounds);
     fflush(stdout);
     free(stop);
