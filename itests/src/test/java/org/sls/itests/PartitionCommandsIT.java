@@ -41,7 +41,7 @@ public class PartitionCommandsIT extends SlsTestSupport {
     public void partaddPartitionsPartdelRoundTrip() {
         assertEquals("Partition 101 created (backend memory, full, period on demand)",
                 executeCommand("sls:partadd -o 101 -b memory").trim());
-        assertEquals("Partition 102 created (backend slos, delta, period 250 ms)",
+        assertEquals("Partition 102 created (backend slos, delta, tracking auto, period 250 ms)",
                 executeCommand("sls:partadd -o 102 -b slos -d -t 250").trim());
 
         assertRow(partitionRow(101), "memory", "full", "on demand", "ready");
