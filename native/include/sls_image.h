@@ -301,6 +301,8 @@ struct sls_img_fd_socket {
  * or a unix stream connected to an unnamed peer): it cannot be carried over, so restore hands the
  * process a socket that reads EOF and fails writes with EPIPE, as if the peer had closed it. */
 #define SLS_SOCK_CLOSED_ON_RESTORE 0x1
+/* An AF_INET6 socket with IPV6_V6ONLY set (restore sets it again before the bind). */
+#define SLS_SOCK_V6ONLY 0x2
 
 struct sls_img_fd_eventfd {
     uint64_t count;

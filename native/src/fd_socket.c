@@ -160,6 +160,11 @@ int sls_dump_socket(struct sls_fd_capture *f)
     int listening = 0;
     l = sizeof(listening);
     getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l);
+    /* An IPv6 socket next to an IPv4 one on the same port (redis' default "bind * -::*") is
+     * IPV6_V6ONLY: bound again without it, it would collide with the IPv4 one. */
+    l = sizeof(v);
+    if (so.family == AF_INET6 && getsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &v, &l) == 0 && v)
+        so.sock_flags |= SLS_SOCK_V6ONLY;
     struct sockaddr_storage addr, peer;
     socklen_t alen = sizeof(addr), plen = sizeof(peer);
     memset(&addr, 0, sizeof(addr));

@@ -169,6 +169,14 @@ static int make_socket(struct rst_ctx *c, struct rst_proc *p, const struct sls_i
         int one = 1;
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     }
+    if (so->family == AF_INET6 && (so->sock_flags & SLS_SOCK_V6ONLY)) {
+        int one = 1;
+        if (setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) {
+            r = rst_fail(c, errno, "pid %d fd %d: setting IPV6_V6ONLY again failed: %s", p->proc->pid, f->fd,
+                         strerror(errno));
+            goto out;
+        }
+    }
     if (bound) {
         if (so->family == AF_UNIX)
             unlink_stale_unix((const void *)addr, so->addr_len, (int)so->type);

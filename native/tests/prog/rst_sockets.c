@@ -1,7 +1,8 @@
 /* Restore test program: sockets — a TCP listener on a loopback port, a unix listener bound to a
- * path in argv[1], a unix socketpair and a bound UDP socket. After restore each must work: a new
- * TCP and a new unix connection are accepted, the pair carries bytes both ways, and a datagram sent
- * to the UDP socket's own address arrives. Prints READY, then PASS/FAIL as every rst_* program. */
+ * path in argv[1], a unix socketpair, a bound UDP socket, and (where the kernel has IPv6) an IPv4
+ * and an IPV6_V6ONLY IPv6 wildcard listener on one port, as redis' default "bind * -::*" makes.
+ * After restore each must work: new TCP (both families) and unix connections are accepted, the
+ * pair carries bytes both ways, and a datagram sent to the UDP socket's own address arrives. Prints READY, then PASS/FAIL as every rst_* program. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -52,6 +53,20 @@ int main(int argc, char **argv)
     if (udp < 0 || bind(udp, (struct sockaddr *)&udp_addr, sizeof(udp_addr)) ||
         getsockname(udp, (struct sockaddr *)&udp_addr, &len))
         return fail("UDP setup failed");
+    /* dual stack: 0.0.0.0:P and [::]:P with IPV6_V6ONLY */
+    struct sockaddr_in any4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+    struct sockaddr_in6 any6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+    int l4 = socket(AF_INET, SOCK_STREAM, 0), l6 = socket(AF_INET6, SOCK_STREAM, 0), one = 1;
+    len = sizeof(any4);
+    if (l4 < 0 || bind(l4, (struct sockaddr *)&any4, sizeof(any4)) || listen(l4, 8) ||
+        getsockname(l4, (struct sockaddr *)&any4, &len))
+        return fail("IPv4 wildcard listener setup failed");
+    if (l6 >= 0) {
+        any6.sin6_port = any4.sin_port;
+        if (setsockopt(l6, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) ||
+            bind(l6, (struct sockaddr *)&any6, sizeof(any6)) || listen(l6, 8))
+            return fail("IPv6 V6ONLY listener on the IPv4 listener's port: setup failed");
+    }
     printf("READY\n");
     fflush(stdout);
     while (!verify_requested) {
@@ -77,6 +92,28 @@ int main(int argc, char **argv)
     if (sendto(udp, "udp", 4, 0, (struct sockaddr *)&udp_addr, sizeof(udp_addr)) != 4 ||
         recv(udp, buf, sizeof(buf), 0) != 4 || strcmp(buf, "udp"))
         return fail("the UDP socket lost its address");
+    if (l6 >= 0) {
+        int v = 0;
+        socklen_t vl = sizeof(v);
+        if (getsockopt(l6, IPPROTO_IPV6, IPV6_V6ONLY, &v, &vl) || !v)
+            return fail("the restored IPv6 listener is no longer IPV6_V6ONLY");
+        struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+                                    .sin6_port = any4.sin_port };
+        int c6 = socket(AF_INET6, SOCK_STREAM, 0);
+        if (connect(c6, (struct sockaddr *)&lo6, sizeof(lo6)))
+            return fail("cannot connect to the restored IPv6 listener");
+        int a6 = accept(l6, NULL, NULL);
+        if (a6 < 0 || write(c6, "six", 4) != 4 || read(a6, buf, sizeof(buf)) != 4 || strcmp(buf, "six"))
+            return fail("the restored IPv6 listener does not accept");
+    }
+    struct sockaddr_in lo4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                               .sin_port = any4.sin_port };
+    int c4 = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(c4, (struct sockaddr *)&lo4, sizeof(lo4)))
+        return fail("cannot connect to the restored IPv4 wildcard listener");
+    int a4 = accept(l4, NULL, NULL);
+    if (a4 < 0 || write(c4, "four", 5) != 5 || read(a4, buf, sizeof(buf)) != 5 || strcmp(buf, "four"))
+        return fail("the restored IPv4 wildcard listener does not accept");
     printf("PASS rst_sockets\n");
     fflush(stdout);
     return 0;

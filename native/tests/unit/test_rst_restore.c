@@ -375,7 +375,7 @@ TEST_CASE(fifo_eventfd_epoll_timerfd_signalfd_memfd_and_dir_fds_come_back)
     capture_kill_restore_verify(case_why, "rst_fdkinds", "DIR", 0, 0, 1, NULL, 0);
 }
 
-TEST_CASE(tcp_and_unix_listeners_socketpair_and_udp_socket_come_back)
+TEST_CASE(tcp_unix_and_dual_stack_listeners_socketpair_and_udp_socket_come_back)
 {
     capture_kill_restore_verify(case_why, "rst_sockets", "DIR", 0, 0, 1, NULL, 0);
 }
@@ -822,7 +822,7 @@ int main(int argc, char **argv)
     MAYBE(process_blocked_in_pipe_read_keeps_waiting);
     MAYBE(process_in_poll_keeps_polling);
     MAYBE(fifo_eventfd_epoll_timerfd_signalfd_memfd_and_dir_fds_come_back);
-    MAYBE(tcp_and_unix_listeners_socketpair_and_udp_socket_come_back);
+    MAYBE(tcp_unix_and_dual_stack_listeners_socketpair_and_udp_socket_come_back);
     MAYBE(log_appends_continue_at_the_right_offset);
     MAYBE(parent_and_two_children_with_pipes_restore_as_a_tree);
     MAYBE(records_in_any_order_restore_parents_before_children);
