@@ -431,53 +431,26 @@ int sls_frozen_thread_injector(struct sls_frozen_proc *p, struct sls_frozen_thre
     return sls_frozen_injector(t, out, err, errlen);
 }
 
-/* The real parent of tid as /proc says (a zombie still has its stat), or -1. */
-static pid_t real_parent_of(pid_t tid)
-{
-    char path[64], *txt;
-    snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-    if (sls_read_file(path, &txt) < 0)
-        return -1;
-    char *rp = strrchr(txt, ')');
-    long ppid = -1;
-    if (rp && sscanf(rp + 1, " %*c %ld", &ppid) != 1)
-        ppid = -1;
-    free(txt);
-    return (pid_t)ppid;
-}
-
 /* A thread killed while frozen (SIGKILL is the one thing that ends a ptrace stop) cannot be
  * detached: PTRACE_DETACH says ESRCH. Left there it stays a traced zombie until its tracer waits for
  * it, and its process cannot be reaped by its real parent until then: an operator's kill -9 of a
  * process caught in a checkpoint would leave a zombie that the parent waits on forever (the JVM is
- * the tracer and never exits). So the tracer waits for it here: for a thread that is not the leader,
- * or a leader that is not our own child, that wait only unlinks the ptrace and hands the exit on to
- * the real parent; our own child is left to its owner's wait, which reaps it whole. Threads come
- * before the leader, whose zombie the kernel keeps until its threads are gone. */
+ * the tracer and never exits). So the tracer waits for it here, with sls_wait_tracee: for a thread, or
+ * a leader that is not our own child, that wait only unlinks the ptrace and hands the exit on to the
+ * real parent; our own child's exit is left to its owner's wait. SIGKILL cannot be held off, so each
+ * wait ends as soon as the thread is a zombie. Threads come before the leader, whose zombie the
+ * kernel reports only once its threads are gone. */
 static void release_dead_tracees(const pid_t *tids, size_t n, pid_t leader)
 {
-    pid_t self = getpid();
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n; i++) {
-            int is_leader = tids[i] == leader;
-            if (is_leader != (pass == 1))
+            if ((tids[i] == leader) != (pass == 1))
                 continue;
-            if (is_leader && real_parent_of(tids[i]) == self)
-                continue;
-            /* it is on its way out: give it up to two seconds to become a zombie */
-            for (int ms = 0; ms < 2000; ms++) {
-                int st;
-                pid_t w = waitpid(tids[i], &st, __WALL | WNOHANG);
-                if (w < 0 || (w > 0 && (WIFEXITED(st) || WIFSIGNALED(st))))
-                    break; /* waited, or not ours to wait for any more */
-                if (w > 0 && WIFSTOPPED(st)) { /* a stop on its way out: let it go on */
-                    if (ptrace(PTRACE_DETACH, tids[i], 0, 0) == 0)
-                        break;
-                    continue;
-                }
-                struct timespec one_ms = { 0, 1000000 };
-                nanosleep(&one_ms, NULL);
-            }
+            int st;
+            /* a stop on its way out (none is expected with our options): let it go on */
+            while (sls_wait_tracee(tids[i], &st) == tids[i] && WIFSTOPPED(st) &&
+                   ptrace(PTRACE_DETACH, tids[i], 0, 0) != 0)
+                ;
         }
     }
 }

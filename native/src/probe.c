@@ -197,7 +197,8 @@ int sls_probe(char *buf, size_t len, char *err, size_t errlen)
     emit(&o, "userfaultfd=%s\n", yes_no(uffd));
     emit(&o, "uffd_wp_async=%s\n", yes_no(feat & UFFD_FEATURE_WP_ASYNC));
     emit(&o, "uffd_wp_unpopulated=%s\n", yes_no(feat & UFFD_FEATURE_WP_UNPOPULATED));
-    emit(&o, "pagemap_scan=%s\n", yes_no(pagemap_scan()));
+    int scan = pagemap_scan();
+    emit(&o, "pagemap_scan=%s\n", yes_no(scan));
     long r = syscall(SYS_clone3, NULL, 0);
     int clone3 = !(r < 0 && errno == ENOSYS);
     emit(&o, "clone3=%s\n", yes_no(clone3));
@@ -209,7 +210,7 @@ int sls_probe(char *buf, size_t len, char *err, size_t errlen)
      * found by a plain PAGEMAP_SCAN */
     if (!(uffd && (feat & UFFD_FEATURE_PAGEFAULT_FLAG_WP) && (feat & UFFD_FEATURE_WP_UNPOPULATED)))
         emit(&o, "shadowing=no (needs userfaultfd write-protect with WP_UNPOPULATED)\n");
-    else if (!pagemap_scan() || !getfd)
+    else if (!scan || !getfd)
         emit(&o, "shadowing=no (needs PAGEMAP_SCAN and pidfd_getfd)\n");
     else
         emit(&o, "shadowing=yes (synchronous userfaultfd write-protect)\n");

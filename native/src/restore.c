@@ -132,11 +132,11 @@ int sls_restore(const char *image_path, const struct sls_page_segment *segs, int
     if ((flags & SLS_RESTORE_TRACK_MASK) && !(flags & SLS_RESTORE_TRACK_ON))
         return rst_fail(&ctx, EINVAL, "sls_restore: a tracking mechanism without SLS_RESTORE_TRACK_ON (flags %#x)",
                         (unsigned)flags);
-    if (((flags & SLS_RESTORE_TRACK_MASK) >> 8) > SLS_CAPTURE_TRACK_DIGEST)
-        return rst_fail(&ctx, EINVAL, "sls_restore: unknown tracking mechanism %d", (flags & SLS_RESTORE_TRACK_MASK) >> 8);
-    if ((flags & SLS_RESTORE_TRACK_SHADOW) &&
-        (!(flags & SLS_RESTORE_TRACK_ON) || (((flags & SLS_RESTORE_TRACK_MASK) >> 8) != SLS_CAPTURE_TRACK_AUTO &&
-                                             ((flags & SLS_RESTORE_TRACK_MASK) >> 8) != SLS_CAPTURE_TRACK_UFFD)))
+    int track_mode = (flags & SLS_RESTORE_TRACK_MASK) >> 8;
+    if (track_mode > SLS_CAPTURE_TRACK_DIGEST)
+        return rst_fail(&ctx, EINVAL, "sls_restore: unknown tracking mechanism %d", track_mode);
+    if ((flags & SLS_RESTORE_TRACK_SHADOW) && (!(flags & SLS_RESTORE_TRACK_ON) ||
+                                               (track_mode != SLS_CAPTURE_TRACK_AUTO && track_mode != SLS_CAPTURE_TRACK_UFFD)))
         return rst_fail(&ctx, EINVAL, "sls_restore: SLS_RESTORE_TRACK_SHADOW needs SLS_RESTORE_TRACK with uffd or "
                         "auto tracking (flags %#x)", (unsigned)flags);
     if (access(seed_path, X_OK) < 0)

@@ -88,26 +88,6 @@ struct sls_shadow {
     useconds_t test_delay_us; /* SLS_TEST_SHADOW_COPY_DELAY_US */
 };
 
-static int list_push(struct sls_track_range_list *l, uint64_t s, uint64_t e)
-{
-    if (s >= e)
-        return 0;
-    if (l->n && l->v[l->n - 1].end == s) {
-        l->v[l->n - 1].end = e;
-        return 0;
-    }
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 64;
-        struct sls_track_range *nv = realloc(l->v, nc * sizeof(*nv));
-        if (!nv)
-            return -ENOMEM;
-        l->v = nv;
-        l->cap = nc;
-    }
-    l->v[l->n++] = (struct sls_track_range){ s, e, 0 };
-    return 0;
-}
-
 /* ---- shadow state, used by the servers under sh->mu ---------------------------------------- */
 
 static int is_done(const struct sls_shadow *sh, uint64_t bit)
@@ -220,7 +200,7 @@ static void serve(struct sls_fault_server *s, const struct uffd_msg *m)
         uint64_t page = m->arg.pagefault.address & ~(SH_PAGE - 1);
         if (s->sh)
             shadow_fault(s->sh, s->pid, page);
-        if (list_push(&s->written, page, page + SH_PAGE))
+        if (sls_track_range_add(&s->written, page, page + SH_PAGE, 0))
             s->oom = 1;
         if (m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) {
             unprotect(s, page);
@@ -233,20 +213,21 @@ static void serve(struct sls_fault_server *s, const struct uffd_msg *m)
     case UFFD_EVENT_REMOVE:
         if (s->sh)
             shadow_gone(s->sh, s->pid, m->arg.remove.start, m->arg.remove.end, "was discarded (MADV_DONTNEED)");
-        if (list_push(&s->written, m->arg.remove.start, m->arg.remove.end))
+        if (sls_track_range_add(&s->written, m->arg.remove.start, m->arg.remove.end, 0))
             s->oom = 1;
         break;
     case UFFD_EVENT_UNMAP:
         if (s->sh)
             shadow_gone(s->sh, s->pid, m->arg.remove.start, m->arg.remove.end, "was unmapped");
-        if (list_push(&s->touched, m->arg.remove.start, m->arg.remove.end))
+        if (sls_track_range_add(&s->touched, m->arg.remove.start, m->arg.remove.end, 0))
             s->oom = 1;
         break;
     case UFFD_EVENT_REMAP: {
         uint64_t from = m->arg.remap.from, to = m->arg.remap.to, len = m->arg.remap.len;
         if (s->sh)
             shadow_gone(s->sh, s->pid, from, from + len, "was moved (mremap)");
-        if (list_push(&s->touched, from, from + len) || list_push(&s->touched, to, to + len))
+        if (sls_track_range_add(&s->touched, from, from + len, 0) ||
+            sls_track_range_add(&s->touched, to, to + len, 0))
             s->oom = 1;
         break;
     }

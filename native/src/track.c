@@ -82,7 +82,7 @@ pid_t sls_track_pid(const struct sls_tracker *t)
 
 /* ---- range lists ------------------------------------------------------------------------------ */
 
-static int list_add(struct sls_track_range_list *l, uint64_t start, uint64_t end, uint32_t reason)
+int sls_track_range_add(struct sls_track_range_list *l, uint64_t start, uint64_t end, uint32_t reason)
 {
     if (start >= end)
         return 0;
@@ -107,7 +107,7 @@ int trk_add_dirty(struct sls_track_delta *d, uint64_t start, uint64_t end)
     if (start >= end)
         return 0;
     d->dirty_pages += (end - start) / TRK_PAGE;
-    return list_add(&d->dirty, start, end, 0);
+    return sls_track_range_add(&d->dirty, start, end, 0);
 }
 
 int trk_add_whole(struct sls_track_delta *d, uint64_t start, uint64_t end, uint32_t reason)
@@ -115,7 +115,7 @@ int trk_add_whole(struct sls_track_delta *d, uint64_t start, uint64_t end, uint3
     if (start >= end)
         return 0;
     d->whole_bytes += end - start;
-    return list_add(&d->whole, start, end, reason);
+    return sls_track_range_add(&d->whole, start, end, reason);
 }
 
 void sls_track_delta_free(struct sls_track_delta *d)

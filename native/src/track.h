@@ -116,6 +116,10 @@ struct sls_track_range_list {
     size_t n, cap;
 };
 
+/* Appends [start, end) with reason to l, merging it into the last range when it continues it with
+ * the same reason. 0, or -ENOMEM (l unchanged). */
+int sls_track_range_add(struct sls_track_range_list *l, uint64_t start, uint64_t end, uint32_t reason);
+
 struct sls_track_delta {
     struct sls_track_range_list dirty;
     struct sls_track_range_list whole;
