@@ -25,7 +25,6 @@ import org.junit.Test;
 public class CheckpointRestoreMemoryIT extends SlsTestSupport {
 
     private static final String SIGUSR2 = "USR2";
-    private static final Pattern RESTORED = Pattern.compile("Restored pid (\\d+) as pid (\\d+)(.*)");
 
     /** Every PID a test started or restored; killed afterwards whatever happened. */
     private final List<Long> processes = new ArrayList<>();
@@ -52,37 +51,11 @@ public class CheckpointRestoreMemoryIT extends SlsTestSupport {
         return counter;
     }
 
-    private record Restored(long originalPid, long pid, String rest) {
-    }
-
     /** The "Restored pid X as pid Y" lines of a sls:restore; the restored PIDs are killed after the test. */
     private List<Restored> restore(String command) {
-        String output = executeCommand(command);
-        List<Restored> restored = new ArrayList<>();
-        for (String line : output.split("\\R")) {
-            Matcher m = RESTORED.matcher(line.trim());
-            if (m.matches()) {
-                restored.add(new Restored(Long.parseLong(m.group(1)), Long.parseLong(m.group(2)), m.group(3)));
-                processes.add(Long.parseLong(m.group(2)));
-            }
-        }
-        assertTrue("'" + command + "' printed no 'Restored pid X as pid Y' line: " + output, !restored.isEmpty());
+        List<Restored> restored = restoreLines(command);
+        restored.forEach(r -> processes.add(r.pid()));
         return restored;
-    }
-
-    /** Rows of sls:listsnaps --no-format: Epoch, Time, Mode, Parent, Processes, Pages, Stored, Stop time. */
-    private List<String[]> snapshots(long oid) {
-        List<String[]> rows = new ArrayList<>();
-        for (String line : executeCommand("sls:listsnaps -o " + oid + " --no-format").split("\\R")) {
-            if (!line.isBlank() && line.trim().matches("\\d+\\t.*")) {
-                String[] cells = line.split("\t");
-                for (int i = 0; i < cells.length; i++) {
-                    cells[i] = cells[i].trim();
-                }
-                rows.add(cells);
-            }
-        }
-        return rows;
     }
 
     private static void assertNotKarafChild(long pid) throws IOException {

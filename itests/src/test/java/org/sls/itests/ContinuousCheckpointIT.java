@@ -8,8 +8,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import org.junit.After;
 import org.junit.Test;
@@ -26,7 +24,6 @@ public class ContinuousCheckpointIT extends SlsTestSupport {
     private static final long PERIOD_MS = 10;
     private static final long RUN_MS = 3000;
     private static final int COL_SKIPPED = 7;
-    private static final Pattern RESTORED = Pattern.compile("Restored pid (\\d+) as pid (\\d+).*");
 
     private final List<Long> processes = new ArrayList<>();
 
@@ -97,15 +94,8 @@ public class ContinuousCheckpointIT extends SlsTestSupport {
 
     /** Restores and returns the one restored PID (killed after the test). */
     private long restore(String command) {
-        String out = executeCommand(command);
-        for (String line : out.split("\\R")) {
-            Matcher m = RESTORED.matcher(line.trim());
-            if (m.matches()) {
-                long pid = Long.parseLong(m.group(2));
-                processes.add(pid);
-                return pid;
-            }
-        }
-        throw new AssertionError("'" + command + "' printed no 'Restored pid X as pid Y' line: " + out);
+        long pid = restoreLines(command).get(0).pid();
+        processes.add(pid);
+        return pid;
     }
 }

@@ -32,7 +32,6 @@ public class DeltaChainIT extends SlsTestSupport {
     /** SLOS's default retainEpochs: sls:listsnaps shows that many of a partition's epochs. */
     private static final int SLOS_RETAINED = 16;
     private static final Pattern EPOCH = Pattern.compile("Checkpoint of partition \\d+: epoch (\\d+),.*", Pattern.DOTALL);
-    private static final Pattern RESTORED = Pattern.compile("Restored pid (\\d+) as pid (\\d+).*");
     private static final int COL_TRACKING = 10;
     private static final int COL_SHADOW = 11;
 
@@ -232,30 +231,8 @@ public class DeltaChainIT extends SlsTestSupport {
 
     /** Restores and returns the one restored PID (killed after the test). */
     private long restore(String command) {
-        String out = executeCommand(command);
-        for (String line : out.split("\\R")) {
-            Matcher m = RESTORED.matcher(line.trim());
-            if (m.matches()) {
-                long pid = Long.parseLong(m.group(2));
-                processes.add(pid);
-                return pid;
-            }
-        }
-        throw new AssertionError("'" + command + "' printed no 'Restored pid X as pid Y' line: " + out);
-    }
-
-    /** Rows of sls:listsnaps --no-format: Epoch, Time, Mode, Parent, Processes, Pages, Stored, Stop time. */
-    private List<String[]> snapshots(long oid) {
-        List<String[]> rows = new ArrayList<>();
-        for (String line : executeCommand("sls:listsnaps -o " + oid + " --no-format").split("\\R")) {
-            if (!line.isBlank() && line.trim().matches("\\d+\\t.*")) {
-                String[] cells = line.split("\t");
-                for (int i = 0; i < cells.length; i++) {
-                    cells[i] = cells[i].trim();
-                }
-                rows.add(cells);
-            }
-        }
-        return rows;
+        long pid = restoreLines(command).get(0).pid();
+        processes.add(pid);
+        return pid;
     }
 }

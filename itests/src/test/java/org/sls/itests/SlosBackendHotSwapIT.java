@@ -11,8 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import org.junit.After;
 import org.junit.Test;
@@ -29,7 +27,6 @@ import org.osgi.framework.ServiceListener;
  */
 public class SlosBackendHotSwapIT extends SlsTestSupport {
 
-    private static final Pattern RESTORED = Pattern.compile("Restored pid (\\d+) as pid (\\d+)(.*)");
     private static final String BACKEND_BUNDLE = "sls-backend-slos";
     private static final long FULL_OID = 21;
     private static final long DELTA_OID = 22;
@@ -177,20 +174,9 @@ public class SlosBackendHotSwapIT extends SlsTestSupport {
 
     // ---- helpers -------------------------------------------------------------------------------
 
-    private record Restored(long originalPid, long pid, String rest) {
-    }
-
     private List<Restored> restore(String command) {
-        String output = executeCommand(command);
-        List<Restored> restored = new ArrayList<>();
-        for (String line : output.split("\\R")) {
-            Matcher m = RESTORED.matcher(line.trim());
-            if (m.matches()) {
-                restored.add(new Restored(Long.parseLong(m.group(1)), Long.parseLong(m.group(2)), m.group(3)));
-                processes.add(Long.parseLong(m.group(2)));
-            }
-        }
-        assertTrue("'" + command + "' printed no 'Restored pid X as pid Y' line: " + output, !restored.isEmpty());
+        List<Restored> restored = restoreLines(command);
+        restored.forEach(r -> processes.add(r.pid()));
         return restored;
     }
 

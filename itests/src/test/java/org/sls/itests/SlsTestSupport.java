@@ -261,6 +261,47 @@ public abstract class SlsTestSupport {
         }
     }
 
+    private static final java.util.regex.Pattern RESTORED =
+            java.util.regex.Pattern.compile("Restored pid (\\d+) as pid (\\d+)(.*)");
+
+    /** One "Restored pid X as pid Y[ (new PID: ...)]" line of sls:restore; {@code rest} is what follows Y. */
+    protected record Restored(long originalPid, long pid, String rest) {
+    }
+
+    /**
+     * Runs a sls:restore and returns its "Restored pid X as pid Y" lines, at least one (scripts read
+     * the restored PIDs from them). The caller kills the restored processes after the test.
+     */
+    protected List<Restored> restoreLines(String command) {
+        String output = executeCommand(command);
+        List<Restored> restored = new ArrayList<>();
+        for (String line : output.split("\\R")) {
+            java.util.regex.Matcher m = RESTORED.matcher(line.trim());
+            if (m.matches()) {
+                restored.add(new Restored(Long.parseLong(m.group(1)), Long.parseLong(m.group(2)), m.group(3)));
+            }
+        }
+        if (restored.isEmpty()) {
+            throw new AssertionError("'" + command + "' printed no 'Restored pid X as pid Y' line: " + output);
+        }
+        return restored;
+    }
+
+    /** Rows of sls:listsnaps --no-format: Epoch, Time, Mode, Parent, Processes, Pages, Stored, Stop time. */
+    protected List<String[]> snapshots(long oid) {
+        List<String[]> rows = new ArrayList<>();
+        for (String line : executeCommand("sls:listsnaps -o " + oid + " --no-format").split("\\R")) {
+            if (!line.isBlank() && line.trim().matches("\\d+\\t.*")) {
+                String[] cells = line.split("\t");
+                for (int i = 0; i < cells.length; i++) {
+                    cells[i] = cells[i].trim();
+                }
+                rows.add(cells);
+            }
+        }
+        return rows;
+    }
+
     /** The rows of {@code sls:partitions --no-format}, each split into its tab-separated cells. */
     protected List<List<String>> partitionRows() {
         List<List<String>> rows = new ArrayList<>();
