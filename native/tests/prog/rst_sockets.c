@@ -28,6 +28,26 @@ static int fail(const char *why)
     return 1;
 }
 
+/* Connects to a restored listener at addr, accepts, and sends msg through: NULL, or what failed. */
+static const char *echo_through(int listener, const struct sockaddr *addr, socklen_t len,
+                                const char *msg, const char *name)
+{
+    static char why[96];
+    char buf[16] = { 0 };
+    size_t n = strlen(msg) + 1;
+    int c = socket(addr->sa_family, SOCK_STREAM, 0);
+    if (c < 0 || connect(c, addr, len)) {
+        snprintf(why, sizeof(why), "cannot connect to the restored %s listener", name);
+        return why;
+    }
+    int a = accept(listener, NULL, NULL);
+    if (a < 0 || write(c, msg, n) != (ssize_t)n || read(a, buf, sizeof(buf)) != (ssize_t)n || strcmp(buf, msg)) {
+        snprintf(why, sizeof(why), "the restored %s listener does not accept", name);
+        return why;
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -99,21 +119,15 @@ int main(int argc, char **argv)
             return fail("the restored IPv6 listener is no longer IPV6_V6ONLY");
         struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT,
                                     .sin6_port = any4.sin_port };
-        int c6 = socket(AF_INET6, SOCK_STREAM, 0);
-        if (connect(c6, (struct sockaddr *)&lo6, sizeof(lo6)))
-            return fail("cannot connect to the restored IPv6 listener");
-        int a6 = accept(l6, NULL, NULL);
-        if (a6 < 0 || write(c6, "six", 4) != 4 || read(a6, buf, sizeof(buf)) != 4 || strcmp(buf, "six"))
-            return fail("the restored IPv6 listener does not accept");
+        const char *why = echo_through(l6, (struct sockaddr *)&lo6, sizeof(lo6), "six", "IPv6");
+        if (why)
+            return fail(why);
     }
     struct sockaddr_in lo4 = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                                .sin_port = any4.sin_port };
-    int c4 = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(c4, (struct sockaddr *)&lo4, sizeof(lo4)))
-        return fail("cannot connect to the restored IPv4 wildcard listener");
-    int a4 = accept(l4, NULL, NULL);
-    if (a4 < 0 || write(c4, "four", 5) != 5 || read(a4, buf, sizeof(buf)) != 5 || strcmp(buf, "four"))
-        return fail("the restored IPv4 wildcard listener does not accept");
+    const char *why = echo_through(l4, (struct sockaddr *)&lo4, sizeof(lo4), "four", "IPv4 wildcard");
+    if (why)
+        return fail(why);
     printf("PASS rst_sockets\n");
     fflush(stdout);
     return 0;
