@@ -113,6 +113,30 @@ class MemoryBackendTest {
     }
 
     @Test
+    void recordDamagedOrRemovedAfterCommitIsReportedWhenTheEpochIsOpened() throws IOException {
+        // The image of an epoch is read from its record file when the epoch is opened, not kept on the heap.
+        MemoryBackend b = backend();
+        commit(b, 3, 0, -1, 1, 1);
+        commit(b, 3, 1, -1, 1, 2);
+        commit(b, 3, 2, -1, 1, 3);
+        Path rec = dir.resolve("3").resolve("1.record");
+        byte[] data = Files.readAllBytes(rec);
+        data[20] ^= 1;
+        Files.write(rec, data);
+        SlsException damaged = assertThrows(SlsException.class, () -> b.open(3, 1));
+        assertTrue(damaged.getMessage().startsWith("partition 3 epoch 1: record file " + rec + " is damaged"),
+                damaged.getMessage());
+        Path gone = dir.resolve("3").resolve("2.record");
+        Files.delete(gone);
+        SlsException missing = assertThrows(SlsException.class, () -> b.open(3, 2));
+        assertEquals("partition 3 epoch 2: record file " + gone + " is missing", missing.getMessage());
+        try (StoredEpoch s = b.open(3, 0)) {
+            assertEquals(100, s.image().processes().get(0).pid());
+        }
+        assertEquals(List.of(0L, 1L, 2L), b.epochs(3).stream().map(EpochInfo::epoch).toList());
+    }
+
+    @Test
     void damagedRecordIsIgnoredOnReloadAndOthersRemain() throws IOException {
         commit(backend(), 3, 0, -1, 1, 1);
         commit(backend(), 3, 1, -1, 1, 1);
