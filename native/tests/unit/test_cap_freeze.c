@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -189,6 +191,35 @@ out:
     close(fds[0]);
 }
 
+/* The engine raises its own priority for the stop only: the caller's nice is back afterwards, after
+ * a capture that worked and after one that failed (a pid that does not exist). */
+TEST_CASE(capture_leaves_the_calling_threads_nice_value_as_it_found_it)
+{
+    struct prog p;
+    REQUIRE(prog_start(&p, "cap_sleepers", NULL) == 0, "cannot start cap_sleepers");
+    usleep(30000);
+    id_t self = (id_t)syscall(SYS_gettid);
+    REQUIRE(setpriority(PRIO_PROCESS, self, 3) == 0, "setpriority: %s", strerror(errno));
+    int32_t pid = p.pid, dead = 0x7ffffff0;
+    struct sls_capture_stats st;
+    char err[256] = "";
+    int rc = sls_capture(&pid, 1, 0, page_path, image_path, &st, err, sizeof(err));
+    EXPECT(rc == 0, "capture: %s", err);
+    errno = 0;
+    int after = getpriority(PRIO_PROCESS, self);
+    EXPECT(errno == 0 && after == 3, "nice %d after a capture, want 3", after);
+    rc = sls_capture(&dead, 1, 0, page_path, image_path, &st, err, sizeof(err));
+    EXPECT(rc != 0, "a capture of pid %d worked", dead);
+    errno = 0;
+    after = getpriority(PRIO_PROCESS, self);
+    EXPECT(errno == 0 && after == 3, "nice %d after a failed capture, want 3", after);
+    setpriority(PRIO_PROCESS, self, 0);
+    char verdict[256];
+    prog_finish(&p, verdict, sizeof(verdict));
+    EXPECT(strcmp(verdict, "PASS") == 0, "cap_sleepers: %s", verdict);
+out:;
+}
+
 int main(void)
 {
     snprintf(page_path, sizeof(page_path), "/tmp/test_cap_freeze.%d.pages", getpid());
@@ -197,6 +228,7 @@ int main(void)
     RUN(recursive_capture_includes_children_and_plain_capture_does_not);
     RUN(stopped_process_is_recorded_as_stopped_and_stays_stopped);
     RUN(a_process_killed_while_frozen_is_reaped_by_its_real_parent_after_the_thaw);
+    RUN(capture_leaves_the_calling_threads_nice_value_as_it_found_it);
     unlink(page_path);
     unlink(image_path);
     return TEST_EXIT();
