@@ -2,6 +2,7 @@ package org.sls.backend.memory.internal;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -318,7 +319,13 @@ public class MemoryBackend implements CheckpointBackend {
                         crcs.stream().mapToLong(Long::longValue).toArray());
                 Files.move(partial, pagesFile(oid, epoch), StandardCopyOption.REPLACE_EXISTING);
                 Path tmp = dir.resolve(epoch + ".record.tmp");
-                Files.write(tmp, RecordCodec.encode(stored));
+                try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                        StandardOpenOption.TRUNCATE_EXISTING)) {
+                    ByteBuffer b = RecordCodec.encode(stored).buffer();
+                    while (b.hasRemaining()) {
+                        out.write(b);
+                    }
+                }
                 try {
                     Files.move(tmp, recordFile(oid, epoch), StandardCopyOption.ATOMIC_MOVE);
                 } catch (AtomicMoveNotSupportedException e) {
