@@ -7,6 +7,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs periodic checkpoints on a fixed grid of periods from the schedule's start. Each partition has
@@ -16,6 +18,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * executor itself fires late.
  */
 final class CheckpointScheduler {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CheckpointScheduler.class);
 
     /** One periodic checkpoint attempt; returns normally whatever happened (it records its own errors). */
     interface Job {
@@ -93,6 +97,8 @@ final class CheckpointScheduler {
         long slot = Math.max(schedule.nextSlot, schedule.slotAt(started));
         if (slot > schedule.nextSlot) {
             job.skipped(oid, slot - schedule.nextSlot); // the executor fired late
+            LOG.debug("partition {}: {} period(s) skipped: the timer fired {} µs late", oid, slot - schedule.nextSlot,
+                    (started - schedule.slotStartNanos(schedule.nextSlot)) / 1000);
         }
         try {
             job.run(oid);
@@ -106,6 +112,8 @@ final class CheckpointScheduler {
                 // next run starts now, in the period the clock is in.
                 if (current - slot - 1 > 0) {
                     job.skipped(oid, current - slot - 1);
+                    LOG.debug("partition {}: {} period(s) skipped: the epoch took {} µs", oid, current - slot - 1,
+                            (now - started) / 1000);
                 }
                 nextSlot = current;
                 delayNanos = 0;
