@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLS_ABI_VERSION 4
+#define SLS_ABI_VERSION 5
 
 int sls_abi_version(void);
 const char *sls_version(void);
@@ -86,6 +86,19 @@ struct sls_capture_stats {
 int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
                 const char *page_path, const char *image_path,
                 struct sls_capture_stats *stats, char *err, size_t errlen);
+
+/*
+ * Raise the calling thread (only it: nice is per thread on Linux) to the nice value sls_capture
+ * runs at, storing its previous nice in *saved_nice; sls_thread_unboost(saved) puts it back.
+ * sls_capture boosts itself for its own duration; a caller whose work right after it (reading the
+ * image it wrote) would otherwise wait behind the just-thawed target for the same CPU brackets both
+ * with this pair. Returns 0, or a negative errno with nothing changed (no CAP_SYS_NICE: -EACCES or
+ * -EPERM); a thread already at or above that priority is left as it is and reports 0.
+ */
+int sls_thread_boost(int32_t *saved_nice);
+
+/* Sets the calling thread's nice back to saved_nice (from sls_thread_boost). 0 or a negative errno. */
+int sls_thread_unboost(int32_t saved_nice);
 
 /* Stops tracking pids[0..npids) (a partition forgot them): the next delta capture of such a pid is
  * complete. Returns the number of trackers closed (pids without one are ignored). */

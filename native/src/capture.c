@@ -396,12 +396,30 @@ int sls_capture(const int32_t *pids, int32_t npids, int32_t flags,
                 const char *page_path, const char *image_path,
                 struct sls_capture_stats *stats, char *err, size_t errlen)
 {
+    int32_t nice0;
+    int boosted = sls_thread_boost(&nice0) == 0;
+    int rc = capture_all(pids, npids, flags, page_path, image_path, stats, err, errlen);
+    if (boosted)
+        sls_thread_unboost(nice0);
+    return rc;
+}
+
+int sls_thread_boost(int32_t *saved_nice)
+{
+    if (!saved_nice)
+        return -EINVAL;
     id_t self = (id_t)syscall(SYS_gettid);
     errno = 0;
     int nice0 = getpriority(PRIO_PROCESS, self);
-    int boosted = errno == 0 && nice0 > CAPTURE_NICE && setpriority(PRIO_PROCESS, self, CAPTURE_NICE) == 0;
-    int rc = capture_all(pids, npids, flags, page_path, image_path, stats, err, errlen);
-    if (boosted)
-        setpriority(PRIO_PROCESS, self, nice0);
-    return rc;
+    if (errno)
+        return -errno;
+    *saved_nice = nice0;
+    if (nice0 <= CAPTURE_NICE)
+        return 0;
+    return setpriority(PRIO_PROCESS, self, CAPTURE_NICE) == 0 ? 0 : -errno;
+}
+
+int sls_thread_unboost(int32_t saved_nice)
+{
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), saved_nice) == 0 ? 0 : -errno;
 }

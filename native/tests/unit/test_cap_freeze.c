@@ -220,6 +220,40 @@ TEST_CASE(capture_leaves_the_calling_threads_nice_value_as_it_found_it)
 out:;
 }
 
+/* The boost pair a caller brackets a capture and its own follow-up work with: raises the thread to
+ * the capture's nice, hands back the old value, and a capture inside keeps the raised one. */
+TEST_CASE(thread_boost_raises_the_calling_thread_and_unboost_puts_its_nice_back)
+{
+    struct prog p;
+    REQUIRE(prog_start(&p, "cap_sleepers", NULL) == 0, "cannot start cap_sleepers");
+    usleep(30000);
+    id_t self = (id_t)syscall(SYS_gettid);
+    REQUIRE(setpriority(PRIO_PROCESS, self, 2) == 0, "setpriority: %s", strerror(errno));
+    int32_t saved = 99;
+    int rc = sls_thread_boost(&saved);
+    EXPECT(rc == 0 && saved == 2, "boost: rc %d saved %d, want 0 and 2", rc, saved);
+    errno = 0;
+    int during = getpriority(PRIO_PROCESS, self);
+    EXPECT(errno == 0 && during < 0, "nice %d while boosted, want below 0", during);
+    int32_t pid = p.pid;
+    struct sls_capture_stats st;
+    char err[256] = "";
+    EXPECT(sls_capture(&pid, 1, 0, page_path, image_path, &st, err, sizeof(err)) == 0, "capture: %s", err);
+    errno = 0;
+    int inside = getpriority(PRIO_PROCESS, self);
+    EXPECT(errno == 0 && inside == during, "nice %d after a capture inside the boost, want %d", inside, during);
+    EXPECT(sls_thread_unboost(saved) == 0, "unboost: %s", strerror(errno));
+    errno = 0;
+    int after = getpriority(PRIO_PROCESS, self);
+    EXPECT(errno == 0 && after == 2, "nice %d after unboost, want 2", after);
+    EXPECT(sls_thread_boost(NULL) == -EINVAL, "boost(NULL) accepted");
+    setpriority(PRIO_PROCESS, self, 0);
+    char verdict[256];
+    prog_finish(&p, verdict, sizeof(verdict));
+    EXPECT(strcmp(verdict, "PASS") == 0, "cap_sleepers: %s", verdict);
+out:;
+}
+
 int main(void)
 {
     snprintf(page_path, sizeof(page_path), "/tmp/test_cap_freeze.%d.pages", getpid());
@@ -229,6 +263,7 @@ int main(void)
     RUN(stopped_process_is_recorded_as_stopped_and_stays_stopped);
     RUN(a_process_killed_while_frozen_is_reaped_by_its_real_parent_after_the_thaw);
     RUN(capture_leaves_the_calling_threads_nice_value_as_it_found_it);
+    RUN(thread_boost_raises_the_calling_thread_and_unboost_puts_its_nice_back);
     unlink(page_path);
     unlink(image_path);
     return TEST_EXIT();

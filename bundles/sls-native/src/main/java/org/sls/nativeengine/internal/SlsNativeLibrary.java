@@ -12,7 +12,7 @@ import java.util.Map;
 public interface SlsNativeLibrary extends Library {
 
     /** The ABI this interface was written for; {@link #sls_abi_version()} must return the same. */
-    int SLS_ABI_VERSION = 4;
+    int SLS_ABI_VERSION = 5;
 
     int SLS_CAPTURE_RECURSIVE = 0x1;
     int SLS_CAPTURE_DELTA = 0x2;
@@ -47,6 +47,10 @@ public interface SlsNativeLibrary extends Library {
 
     int sls_capture(int[] pids, int npids, int flags, String pagePath, String imagePath,
                     SlsCaptureStats stats, byte[] err, SizeT errlen);
+
+    int sls_thread_boost(int[] savedNice);
+
+    int sls_thread_unboost(int savedNice);
 
     int sls_forget_tracking(int[] pids, int npids);
 

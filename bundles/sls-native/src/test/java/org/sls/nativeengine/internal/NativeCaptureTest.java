@@ -150,6 +150,26 @@ class NativeCaptureTest {
         assertEquals("PASS", awaitLine("PASS", "FAIL"));
     }
 
+    /** The capture runs boosted (nice -15) through the image read; the scheduler thread must not keep it. */
+    @Test
+    void captureAndFailedCaptureLeaveTheCallingThreadsNiceAsTheyFoundIt() throws Exception {
+        long before = threadNice();
+        engine.capture(new CaptureSpec(List.of((int) pid), false, tmp.resolve("p")));
+        assertEquals(before, threadNice(), "nice after a capture");
+        int self = (int) ProcessHandle.current().pid();
+        org.junit.jupiter.api.Assertions.assertThrows(SlsException.class,
+                () -> engine.capture(new CaptureSpec(List.of((int) pid, self), false, tmp.resolve("q"))));
+        assertEquals(before, threadNice(), "nice after a failed capture");
+        assertRunningAndUntraced();
+    }
+
+    /** Field 19 of /proc/thread-self/stat: the calling thread's nice value. */
+    private static long threadNice() throws Exception {
+        String stat = Files.readString(Path.of("/proc/thread-self/stat"));
+        String[] after = stat.substring(stat.lastIndexOf(')') + 1).trim().split("\\s+");
+        return Long.parseLong(after[19 - 3]);
+    }
+
     @Test
     void childOfThisJvmIsRefusedBeforeAnythingIsFrozen() throws Exception {
         Process child = new ProcessBuilder("sleep", "30").start();
