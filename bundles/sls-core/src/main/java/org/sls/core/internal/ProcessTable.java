@@ -35,13 +35,25 @@ final class ProcessTable {
      * give the number to the next fork, so a partition remembers each member's start time too.
      */
     long startTime(int pid) {
+        String[] stat = stat(pid);
+        try {
+            return stat == null ? -1 : Long.parseLong(stat[22 - 3]);
+        } catch (RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * Fields 3 and on of /proc/PID/stat (index 0 is field 3, the state), or null if there is no such
+     * process. The command name (field 2) may hold spaces and parentheses: fields are counted after
+     * the last ')'.
+     */
+    private String[] stat(int pid) {
         try {
             String stat = Files.readString(proc.resolve(Integer.toString(pid)).resolve("stat"));
-            // the command name (field 2) may hold spaces and parentheses: count fields after the last ')'
-            String[] after = stat.substring(stat.lastIndexOf(')') + 1).trim().split("\\s+");
-            return Long.parseLong(after[22 - 3]);
+            return stat.substring(stat.lastIndexOf(')') + 1).trim().split("\\s+");
         } catch (IOException | RuntimeException e) {
-            return -1;
+            return null;
         }
     }
 
@@ -52,14 +64,13 @@ final class ProcessTable {
     boolean isSame(int pid, long startTime) {
         // One read of /proc/PID/stat gives both the state (field 3) and the start time (field 22):
         // this runs for every member before every periodic epoch, up to 100 times a second.
+        String[] stat = stat(pid);
+        if (stat == null || stat[0].startsWith("Z") || stat[0].startsWith("X")) {
+            return false;
+        }
         try {
-            String stat = Files.readString(proc.resolve(Integer.toString(pid)).resolve("stat"));
-            String[] after = stat.substring(stat.lastIndexOf(')') + 1).trim().split("\\s+");
-            if (after[0].startsWith("Z") || after[0].startsWith("X")) {
-                return false;
-            }
-            return startTime < 0 || Long.parseLong(after[22 - 3]) == startTime;
-        } catch (IOException | RuntimeException e) {
+            return startTime < 0 || Long.parseLong(stat[22 - 3]) == startTime;
+        } catch (RuntimeException e) {
             return false;
         }
     }
