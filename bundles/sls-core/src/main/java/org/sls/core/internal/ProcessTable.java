@@ -23,19 +23,17 @@ final class ProcessTable {
         return new ProcessTable(Path.of("/proc"), ProcessHandle.current().pid());
     }
 
-    /** Whether the process exists and has not exited (zombies count as exited). */
-    boolean alive(int pid) {
-        String state = field(pid, "State:");
-        return state != null && !state.startsWith("Z") && !state.startsWith("X");
-    }
-
     /**
      * When the process started, in clock ticks since boot (field 22 of /proc/PID/stat), or -1 if there
      * is no such process. A PID alone does not name a process for long: once it exits, the kernel may
      * give the number to the next fork, so a partition remembers each member's start time too.
      */
     long startTime(int pid) {
-        String[] stat = stat(pid);
+        return startTime(stat(pid));
+    }
+
+    /** Field 22 of a parsed stat (see {@link #stat}), or -1 if there is none. */
+    private static long startTime(String[] stat) {
         try {
             return stat == null ? -1 : Long.parseLong(stat[22 - 3]);
         } catch (RuntimeException e) {
@@ -64,15 +62,12 @@ final class ProcessTable {
     boolean isSame(int pid, long startTime) {
         // One read of /proc/PID/stat gives both the state (field 3) and the start time (field 22):
         // this runs for every member before every periodic epoch, up to 100 times a second.
+        // Zombies (Z) and dead tasks (X) have exited.
         String[] stat = stat(pid);
         if (stat == null || stat[0].startsWith("Z") || stat[0].startsWith("X")) {
             return false;
         }
-        try {
-            return startTime < 0 || Long.parseLong(stat[22 - 3]) == startTime;
-        } catch (RuntimeException e) {
-            return false;
-        }
+        return startTime < 0 || startTime(stat) == startTime;
     }
 
     /**
@@ -127,11 +122,6 @@ final class ProcessTable {
         }
         // Older kernels: kernel threads are kthreadd (2) and its children, and have no memory map.
         return pid == 2 || "2".equals(value(status, "PPid:")) || value(status, "VmSize:") == null;
-    }
-
-    private String field(int pid, String name) {
-        List<String> status = status(pid);
-        return status == null ? null : value(status, name);
     }
 
     private List<String> status(int pid) {

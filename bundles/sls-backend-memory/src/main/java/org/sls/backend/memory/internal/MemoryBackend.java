@@ -1,8 +1,8 @@
 package org.sls.backend.memory.internal;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -319,12 +319,8 @@ public class MemoryBackend implements CheckpointBackend {
                         crcs.stream().mapToLong(Long::longValue).toArray());
                 Files.move(partial, pagesFile(oid, epoch), StandardCopyOption.REPLACE_EXISTING);
                 Path tmp = dir.resolve(epoch + ".record.tmp");
-                try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                        StandardOpenOption.TRUNCATE_EXISTING)) {
-                    ByteBuffer b = RecordCodec.encode(stored).buffer();
-                    while (b.hasRemaining()) {
-                        out.write(b);
-                    }
+                try (OutputStream out = Files.newOutputStream(tmp)) {
+                    RecordCodec.encode(stored).writeTo(out); // the encoder's own buffer, not a copy of it
                 }
                 try {
                     Files.move(tmp, recordFile(oid, epoch), StandardCopyOption.ATOMIC_MOVE);
