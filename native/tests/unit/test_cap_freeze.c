@@ -191,6 +191,14 @@ out:
     close(fds[0]);
 }
 
+/* The calling thread's nice value, or -100 if it cannot be read. */
+static int own_nice(void)
+{
+    errno = 0;
+    int nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    return errno ? -100 : nice;
+}
+
 /* The engine raises its own priority for the stop only: the caller's nice is back afterwards, after
  * a capture that worked and after one that failed (a pid that does not exist). */
 TEST_CASE(capture_leaves_the_calling_threads_nice_value_as_it_found_it)
@@ -205,14 +213,12 @@ TEST_CASE(capture_leaves_the_calling_threads_nice_value_as_it_found_it)
     char err[256] = "";
     int rc = sls_capture(&pid, 1, 0, page_path, image_path, &st, err, sizeof(err));
     EXPECT(rc == 0, "capture: %s", err);
-    errno = 0;
-    int after = getpriority(PRIO_PROCESS, self);
-    EXPECT(errno == 0 && after == 3, "nice %d after a capture, want 3", after);
+    int after = own_nice();
+    EXPECT(after == 3, "nice %d after a capture, want 3", after);
     rc = sls_capture(&dead, 1, 0, page_path, image_path, &st, err, sizeof(err));
     EXPECT(rc != 0, "a capture of pid %d worked", dead);
-    errno = 0;
-    after = getpriority(PRIO_PROCESS, self);
-    EXPECT(errno == 0 && after == 3, "nice %d after a failed capture, want 3", after);
+    after = own_nice();
+    EXPECT(after == 3, "nice %d after a failed capture, want 3", after);
     setpriority(PRIO_PROCESS, self, 0);
     char verdict[256];
     prog_finish(&p, verdict, sizeof(verdict));
@@ -232,20 +238,17 @@ TEST_CASE(thread_boost_raises_the_calling_thread_and_unboost_puts_its_nice_back)
     int32_t saved = 99;
     int rc = sls_thread_boost(&saved);
     EXPECT(rc == 0 && saved == 2, "boost: rc %d saved %d, want 0 and 2", rc, saved);
-    errno = 0;
-    int during = getpriority(PRIO_PROCESS, self);
-    EXPECT(errno == 0 && during < 0, "nice %d while boosted, want below 0", during);
+    int during = own_nice();
+    EXPECT(during > -100 && during < 0, "nice %d while boosted, want below 0", during);
     int32_t pid = p.pid;
     struct sls_capture_stats st;
     char err[256] = "";
     EXPECT(sls_capture(&pid, 1, 0, page_path, image_path, &st, err, sizeof(err)) == 0, "capture: %s", err);
-    errno = 0;
-    int inside = getpriority(PRIO_PROCESS, self);
-    EXPECT(errno == 0 && inside == during, "nice %d after a capture inside the boost, want %d", inside, during);
+    int inside = own_nice();
+    EXPECT(inside == during, "nice %d after a capture inside the boost, want %d", inside, during);
     EXPECT(sls_thread_unboost(saved) == 0, "unboost: %s", strerror(errno));
-    errno = 0;
-    int after = getpriority(PRIO_PROCESS, self);
-    EXPECT(errno == 0 && after == 2, "nice %d after unboost, want 2", after);
+    int after = own_nice();
+    EXPECT(after == 2, "nice %d after unboost, want 2", after);
     EXPECT(sls_thread_boost(NULL) == -EINVAL, "boost(NULL) accepted");
     setpriority(PRIO_PROCESS, self, 0);
     char verdict[256];
