@@ -31,6 +31,13 @@ class MemoryBackendTest {
     @TempDir
     Path dir;
 
+    /** Damages a stored file the way a stray write would: the bits of mask flipped in one byte. */
+    private static void flipBits(Path file, int offset, int mask) throws IOException {
+        byte[] data = Files.readAllBytes(file);
+        data[offset] ^= (byte) mask;
+        Files.write(file, data);
+    }
+
     private MemoryBackend backend() {
         MemoryBackend b = new MemoryBackend();
         b.open(dir);
@@ -103,9 +110,7 @@ class MemoryBackendTest {
         commit(b, 3, 0, -1, 2, 1);
         commit(b, 3, 1, -1, 2, 2);
         Path pages = dir.resolve("3").resolve("1.pages");
-        byte[] data = Files.readAllBytes(pages);
-        data[5000] ^= 0x10;
-        Files.write(pages, data);
+        flipBits(pages, 5000, 0x10);
         SlsException e = assertThrows(SlsException.class, () -> b.open(3, 1));
         assertEquals("partition 3 epoch 1: page data of process 100 at 0x400000 (2 pages) is damaged (checksum mismatch)", e.getMessage());
         b.open(3, 0).close(); // the older epoch stays restorable
@@ -120,9 +125,7 @@ class MemoryBackendTest {
         commit(b, 3, 1, -1, 1, 2);
         commit(b, 3, 2, -1, 1, 3);
         Path rec = dir.resolve("3").resolve("1.record");
-        byte[] data = Files.readAllBytes(rec);
-        data[20] ^= 1;
-        Files.write(rec, data);
+        flipBits(rec, 20, 1);
         SlsException damaged = assertThrows(SlsException.class, () -> b.open(3, 1));
         assertTrue(damaged.getMessage().startsWith("partition 3 epoch 1: record file " + rec + " is damaged"),
                 damaged.getMessage());
@@ -141,9 +144,7 @@ class MemoryBackendTest {
         commit(backend(), 3, 0, -1, 1, 1);
         commit(backend(), 3, 1, -1, 1, 1);
         Path rec = dir.resolve("3").resolve("1.record");
-        byte[] data = Files.readAllBytes(rec);
-        data[20] ^= 1;
-        Files.write(rec, data);
+        flipBits(rec, 20, 1);
         assertEquals(List.of(0L), backend().epochs(3).stream().map(EpochInfo::epoch).toList());
     }
 
